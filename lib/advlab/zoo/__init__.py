@@ -1,0 +1,163 @@
+"""The model zoo: every network the chapters use, with verified checkpoints in ``data/zoo/``.
+
+``load(name)`` returns an eval-mode model whose weights match the sha256 in their manifest
+(``data/zoo/<name>.<recipe>.json``); ``train(name)`` trains one from its recipe and writes
+checkpoint and manifest atomically. ``advlab zoo list`` / ``advlab zoo train NAME`` wrap them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from advlab import project_root
+from advlab.fileio import atomic_write_text, sha256sum
+from advlab.zoo import architectures as arch
+from advlab.zoo.training import Recipe, fit
+
+__all__ = ["ZooError", "Recipe", "ZooEntry", "ENTRIES", "load", "train", "table", "checkpoint_path"]
+
+
+class ZooError(RuntimeError):
+    """A checkpoint is missing, corrupted or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A named model: its architecture, dataset, the chapters that use it and its training recipes."""
+
+    name: str
+    dataset: str
+    architecture: str
+    build: Callable[[], nn.Module]
+    chapters: tuple[str, ...]
+    recipes: dict[str, Recipe] = field(default_factory=dict)
+
+
+_cw_mnist_full = Recipe(epochs=50, lr=0.01, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-6,
+                        milestones=(30,), note="C&W / DDN MNIST recipe: SGD 0.01, Nesterov 0.9, 50 epochs, ×0.1 at 30")
+
+ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
+    ZooEntry("mnist-smallcnn", "mnist", "C&W MNIST CNN (conv 32-32-64-64, FC 200-200, dropout 0.5)",
+             lambda: arch.normalized(arch.cw_cnn(), "mnist"), ("intro", "ddn", "anu", "ead"),
+             {"quick": Recipe(epochs=4, lr=1e-3, optimizer="adam", note="Adam 1e-3, 4 epochs"),
+              "full": _cw_mnist_full}),
+    ZooEntry("mnist-lenet5", "mnist", "LeNet-5 (ReLU, max-pool)",
+             lambda: arch.normalized(arch.lenet5(), "mnist"), ("convex",),
+             {"quick": Recipe(epochs=3, lr=1e-3, optimizer="adam", note="Adam 1e-3, 3 epochs"),
+              "full": Recipe(epochs=20, lr=1e-3, optimizer="adam", milestones=(10, 15), note="Adam 1e-3, 20 epochs")}),
+    ZooEntry("mnist-fcnn", "mnist", "FCNN 784-150-100-10 (ReLU)",
+             lambda: arch.normalized(arch.fcnn(), "mnist"), ("convex",),
+             {"quick": Recipe(epochs=5, lr=1e-3, optimizer="adam", note="Adam 1e-3, 5 epochs"),
+              "full": Recipe(epochs=20, lr=1e-3, optimizer="adam", milestones=(10, 15), note="Adam 1e-3, 20 epochs")}),
+    ZooEntry("cifar10-cnn", "cifar10", "C&W CIFAR-10 CNN (conv 64-64-128-128, FC 256-256, dropout 0.5)",
+             lambda: arch.normalized(arch.cw_cnn(3, 32, (64, 64, 128, 128), (256, 256)), "cifar10"),
+             ("ddn", "anu", "ead"),
+             {"quick": Recipe(epochs=8, lr=1e-3, optimizer="adam", augment=True, note="Adam 1e-3, 8 epochs, crop+flip"),
+              "full": Recipe(epochs=50, lr=0.01, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-6,
+                             milestones=(30,), augment=True, note="C&W recipe, 50 epochs, crop+flip")}),
+    ZooEntry("cifar10-wrn28-10", "cifar10", "Wide ResNet 28-10 (dropout 0.3)",
+             lambda: arch.normalized(arch.wide_resnet(28, 10), "cifar10"), ("ddn",),
+             {"full": Recipe(epochs=200, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+                             milestones=(60, 120, 160), lr_decay=0.2, augment=True,
+                             note="Zagoruyko & Komodakis: SGD 0.1, ×0.2 at 60/120/160, 200 epochs (GPU only)")}),
+]}
+
+
+def _entry(name: str, recipe: str) -> ZooEntry:
+    if name not in ENTRIES:
+        raise ValueError(f"unknown zoo model {name!r}; known: {', '.join(ENTRIES)}")
+    entry = ENTRIES[name]
+    if recipe not in entry.recipes:
+        raise ValueError(f"model {name!r} has no recipe {recipe!r}; it has: {', '.join(entry.recipes)}")
+    return entry
+
+
+def zoo_dir() -> Path:
+    return project_root() / "data" / "zoo"
+
+
+def checkpoint_path(name: str, recipe: str = "quick") -> Path:
+    """``data/zoo/<name>.<recipe>.pt``; its manifest sits beside it with suffix ``.json``."""
+    return zoo_dir() / f"{name}.{recipe}.pt"
+
+
+def _manifest(name: str, recipe: str) -> dict | None:
+    path = checkpoint_path(name, recipe).with_suffix(".json")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _train_command(name: str, recipe: str) -> str:
+    return f"advlab zoo train {name} --recipe {recipe}"
+
+
+def load(name: str, recipe: str = "quick", *, train_if_missing: bool = False, device: str | torch.device = "cpu") -> nn.Module:
+    """The eval-mode model ``name`` with weights verified against their manifest (parameters frozen).
+
+    A missing checkpoint is trained when ``train_if_missing`` (progress bar), otherwise the error
+    names the command that trains it. A checkpoint whose sha256 differs from the manifest is refused.
+    """
+    entry = _entry(name, recipe)
+    path, manifest = checkpoint_path(name, recipe), _manifest(name, recipe)
+    if not path.exists() or manifest is None:
+        if not train_if_missing:
+            raise ZooError(f"no checkpoint for {name!r} (recipe {recipe!r}) at {path}; train it with: "
+                           f"{_train_command(name, recipe)}")
+        manifest = train(name, recipe)
+    digest = sha256sum(path)
+    if digest != manifest["sha256"]:
+        raise ZooError(f"checkpoint {path} is corrupted: sha256 {digest[:12]}… does not match its manifest "
+                       f"({manifest['sha256'][:12]}…); restore it (git checkout -- {path.name}) or retrain it with: "
+                       f"{_train_command(name, recipe)}")
+    model = entry.build()
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as error:  # a file that hashes right but is not this architecture's state dict
+        raise ZooError(f"checkpoint {path} does not hold {entry.architecture} weights: {error}") from error
+    return model.eval().requires_grad_(False).to(device)
+
+
+def train(name: str, recipe: str = "quick", *, progress: bool = True, device: str | torch.device = "cpu") -> dict:
+    """Train ``name`` with its recipe, write checkpoint and manifest atomically, return the manifest."""
+    from advlab import data
+
+    entry = _entry(name, recipe)
+    plan = entry.recipes[recipe]
+    train_set, test_set = data.load(entry.dataset, "train"), data.load(entry.dataset, "test")
+    model = entry.build()
+    result = fit(model, train_set, test_set, plan, checkpoint_path(name, recipe), progress=progress, device=device,
+                 description=f"{name} ({recipe})")
+    manifest = {
+        "name": name, "recipe": recipe, "architecture": entry.architecture, "dataset": entry.dataset,
+        "data_source": train_set.source, **result, "recipe_settings": asdict(plan),
+    }
+    atomic_write_text(checkpoint_path(name, recipe).with_suffix(".json"), json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def table():
+    """One row per (model, recipe): architecture, data source, recipe, accuracy, training time, status."""
+    import pandas as pd
+
+    rows = []
+    for entry in ENTRIES.values():
+        for recipe, plan in entry.recipes.items():
+            manifest, path = _manifest(entry.name, recipe), checkpoint_path(entry.name, recipe)
+            if manifest is None or not path.exists():
+                status = "not trained"
+            else:
+                status = "ok" if sha256sum(path) == manifest["sha256"] else "CORRUPTED"
+            manifest = manifest or {}
+            rows.append({
+                "model": entry.name, "recipe": recipe, "architecture": entry.architecture,
+                "dataset": manifest.get("data_source", entry.dataset), "training": plan.note,
+                "epochs": manifest.get("epochs"), "test accuracy (%)": manifest.get("test_accuracy"),
+                "training time (s)": manifest.get("training_seconds"), "chapters": ", ".join(entry.chapters),
+                "status": status,
+            })
+    return pd.DataFrame(rows)

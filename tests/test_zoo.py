@@ -1,0 +1,99 @@
+"""Model zoo: manifests and hashes, clear errors for missing or corrupted checkpoints, a train → load round trip."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import advlab
+from advlab import data, zoo
+from advlab.zoo.training import Recipe, accuracy, augment
+
+COMMITTED = sorted(path.stem.rsplit(".", 1) for path in (advlab.project_root() / "data" / "zoo").glob("*.pt"))
+# Accuracy recorded on 10,000 test images vs re-measured on the first 2,000: at 98-99 % the binomial
+# standard error on 2,000 images is about 0.3 points, so 1.5 points is about 5 standard errors.
+ACCURACY_TOLERANCE = 1.5
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A project root in tmp_path sharing the real MNIST files, with a copy of the zoo."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mnist").symlink_to(advlab.project_root() / "data" / "mnist")
+    shutil.copytree(advlab.project_root() / "data" / "zoo", tmp_path / "data" / "zoo")
+    monkeypatch.setenv("ADVLAB_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_the_clean_mnist_models_are_committed():
+    assert {"mnist-smallcnn", "mnist-lenet5", "mnist-fcnn"} <= {name for name, recipe in COMMITTED if recipe == "quick"}
+
+
+@pytest.mark.parametrize("name,recipe", COMMITTED)
+def test_committed_checkpoint_matches_its_manifest(name, recipe):
+    manifest = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())
+    entry = zoo.ENTRIES[name]
+    assert manifest["architecture"] == entry.architecture and manifest["dataset"] == entry.dataset
+    assert zoo.checkpoint_path(name, recipe).stat().st_size < 5_000_000
+    model = zoo.load(name, recipe)
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    test = data.first_test_images(entry.dataset, 2000)
+    assert accuracy(model, test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=ACCURACY_TOLERANCE)
+
+
+def test_smallcnn_reaches_99_percent():
+    manifest = json.loads(zoo.checkpoint_path("mnist-smallcnn").with_suffix(".json").read_text())
+    assert manifest["test_accuracy"] >= 99.0 and manifest["test_samples"] == 10_000
+
+
+def test_corrupted_checkpoint_is_refused(home):
+    path = zoo.checkpoint_path("mnist-fcnn")
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(zoo.ZooError, match="corrupted.*advlab zoo train mnist-fcnn"):
+        zoo.load("mnist-fcnn")
+    assert zoo.table().set_index(["model", "recipe"]).loc[("mnist-fcnn", "quick"), "status"] == "CORRUPTED"
+
+
+def test_missing_checkpoint_names_the_command_that_trains_it(home):
+    zoo.checkpoint_path("mnist-lenet5").unlink()
+    with pytest.raises(zoo.ZooError, match="advlab zoo train mnist-lenet5 --recipe quick"):
+        zoo.load("mnist-lenet5")
+
+
+def test_unknown_model_or_recipe_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown zoo model 'resnet'.*mnist-smallcnn"):
+        zoo.load("resnet")
+    with pytest.raises(ValueError, match="no recipe 'quick'.*full"):
+        zoo.load("cifar10-wrn28-10")
+
+
+def test_train_save_load_round_trip(home, monkeypatch):
+    tiny = Recipe(epochs=1, lr=1e-3, optimizer="adam", train_subset=1024, note="tiny")
+    entry = zoo.ENTRIES["mnist-fcnn"]
+    monkeypatch.setitem(zoo.ENTRIES, "tiny-fcnn", zoo.ZooEntry("tiny-fcnn", "mnist", entry.architecture, entry.build,
+                                                               ("tests",), {"quick": tiny}))
+    manifest = zoo.train("tiny-fcnn", progress=False)
+    for field in ("architecture", "dataset", "data_source", "recipe_settings", "epochs", "seed", "test_accuracy",
+                  "training_seconds", "advlab_version", "sha256"):
+        assert field in manifest
+    assert manifest["data_source"].startswith("MNIST") and manifest["recipe_settings"]["train_subset"] == 1024
+    assert manifest["test_accuracy"] > 70  # one epoch on 1,024 images: far above the 10 % of chance
+    assert not list(zoo.zoo_dir().glob("*.tmp"))
+    test = data.load("mnist", "test")
+    assert accuracy(zoo.load("tiny-fcnn"), test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=0.01)
+    retrained = zoo.train("tiny-fcnn", progress=False)  # same seed, same CPU → same weights
+    assert retrained["sha256"] == manifest["sha256"]
+
+
+def test_augment_is_a_per_sample_shift_or_flip():
+    images = torch.rand(16, 3, 8, 8)
+    out = augment(images, torch.Generator().manual_seed(0), padding=2)
+    assert out.shape == images.shape
+    for original, shifted in zip(images, out):  # each output is a window of the padded (maybe flipped) image
+        padded = torch.nn.functional.pad(original, (2,) * 4)
+        windows = [p[:, i:i + 8, j:j + 8] for p in (padded, padded.flip(-1)) for i in range(5) for j in range(5)]
+        assert any(torch.equal(shifted, w) for w in windows)
