@@ -9,7 +9,6 @@ PROFILE ?= quick
 SHARED_DATA := $(abspath ../shared/data)
 export ADVLAB_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA))
 export OMP_WAIT_POLICY := PASSIVE
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: env test book run clean

@@ -26,7 +26,6 @@ accuracy_images = 10000  # test images used to re-measure each model's accuracy
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 import torch
 
 import advlab
@@ -90,5 +89,4 @@ zoo_table.insert(zoo_table.columns.get_loc("test accuracy (%)") + 1,
                  f"re-measured on {accuracy_images} images (%)", remeasured)
 zoo_table = zoo_table.rename(columns={"test accuracy (%)": "recorded test accuracy (%)"})
 results.table(zoo_table, "zoo")
-pd.set_option("display.max_colwidth", 60)
-zoo_table
+zoo_table.style.hide(axis="index").format(precision=2, na_rep="–")

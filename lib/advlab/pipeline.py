@@ -111,8 +111,11 @@ def run(name: str, profile: str = "quick", overrides: dict | None = None, *, roo
         final_rel = os.path.relpath(final_results, chapters)
         notebook.metadata.papermill.parameters["results_dir"] = final_rel
         for cell in notebook.cells:
-            if "injected-parameters" in cell.metadata.get("tags", []):
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags:
                 cell.source = cell.source.replace(injected["results_dir"], final_rel)
+            elif "parameters" in tags:  # the book shows the values this run used, not the defaults
+                tags.append("remove-cell")
         _replace_dir(staging, final_results)
         with atomic_path(target) as tmp_target:
             nbformat.write(notebook, tmp_target)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import advlab
 from advlab.fileio import atomic_path, sha256sum
@@ -100,8 +101,10 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, pr
     seconds = time.perf_counter() - start
     model.eval()
     test_accuracy = accuracy(model, test_set.images, test_set.labels)
+    buffer = io.BytesIO()  # saved from memory: torch names the archive after the file, and tmp names are random
+    torch.save(model.state_dict(), buffer)
     with atomic_path(path) as tmp:
-        torch.save(model.state_dict(), tmp)
+        tmp.write_bytes(buffer.getvalue())
     return {
         "epochs": recipe.epochs, "seed": recipe.seed, "test_accuracy": round(test_accuracy, 2),
         "test_samples": len(test_set), "training_seconds": round(seconds, 1), "device": str(device),
