@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     zoo_cmd = commands.add_parser("zoo", help="the model zoo")
     zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", required=True)
     zoo_sub.add_parser("list", help="print the zoo table")
+    evaluate = zoo_sub.add_parser("evaluate", help="measure a model's robust accuracy into its manifest")
+    evaluate.add_argument("name", choices=list(zoo.ENTRIES))
+    evaluate.add_argument("--recipe", default="quick")
     train = zoo_sub.add_parser("train", help="train one model from its recipe")
     train.add_argument("name", choices=list(zoo.ENTRIES))
     train.add_argument("--recipe", default="quick")
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"advlab: book built in {pipeline.book(args.profile, run_notebooks=not args.no_run)}")
         elif args.zoo_command == "list":
             print(zoo.table().to_string(index=False))
+        elif args.zoo_command == "evaluate":
+            manifest = zoo.evaluate(args.name, args.recipe)
+            print(f"{args.name} ({args.recipe}): robust accuracy {manifest['robust_accuracy']} % at L2 ε "
+                  f"{manifest['robust_eps']} ({manifest['robust_attack']}, {manifest['robust_images']} test images)")
         else:
             manifest = zoo.train(args.name, args.recipe, device=args.device)
             print(f"{args.name} ({args.recipe}): test accuracy {manifest['test_accuracy']} % "

@@ -102,3 +102,26 @@ def normalized(net: nn.Module, dataset: str) -> nn.Sequential:
     """Prepend the dataset's normalisation, so the model's input is [0,1] pixels."""
     mean, std = {"mnist": (MNIST_MEAN, MNIST_STD), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}[dataset]
     return nn.Sequential(Normalize(mean, std), net)
+
+
+def convpool_cnn(in_channels: int = 3, num_classes: int = 10, width: int = 64) -> nn.Sequential:
+    """The PGN paper's ConvPool-CNN (Table 1): three blocks of two 3×3 convs (width·2^s, width·2^(s+1))
+    and a 2×2 average pool, a 3×3 conv to the classes, global average pooling (chapter pgn).
+
+    Leaky-ReLU 0.2, "same" padding, no batch norm, no dropout (pgn.md §2.4); ``width`` is the
+    paper's model-size multiplier (64 in the paper).
+    """
+    layers: list[nn.Module] = []
+    cin = in_channels
+    for stage in range(3):
+        for cout in (width * 2 ** stage, width * 2 ** (stage + 1)):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2)]
+            cin = cout
+        layers.append(nn.AvgPool2d(2))
+    layers += [nn.Conv2d(cin, num_classes, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    net = nn.Sequential(*layers)
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, a=0.2)
+            nn.init.zeros_(module.bias)
+    return net

@@ -1,11 +1,14 @@
-"""Supervised training of zoo models from a recipe, seeded and saved atomically."""
+"""Training of zoo models from a recipe: clean, adversarial (DDN Eq. 6 / Eq. 9) or at a temperature
+(defensive distillation), seeded, checkpointed atomically every epoch and resumable.
+"""
 
 from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -13,6 +16,22 @@ from tqdm import tqdm
 
 import advlab
 from advlab.fileio import atomic_path, sha256sum
+
+
+@dataclass(frozen=True)
+class Adversarial:
+    """Adversarial training (chapters ddn, anu, pgn): the attack runs on the model in eval mode, its
+    perturbation is renormed to ``max_norm`` (L2), and the loss is
+    ``clean_weight·CE(x) + (1 − clean_weight)·CE(x̃)`` — DDN Eq. 6, or Eq. 9 with ``clean_weight=0``.
+
+    ``attack`` names a function of ``advlab.attacks`` ("ddn", "anu", "pgd", "fgm"), called with
+    ``attack_kwargs``; the budgeted ones ("pgd", "fgm") get ``eps=max_norm, norm=2``.
+    """
+
+    attack: str
+    max_norm: float
+    attack_kwargs: dict = field(default_factory=dict)
+    clean_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -29,7 +48,12 @@ class Recipe:
     milestones: tuple[int, ...] = ()
     lr_decay: float = 0.1
     augment: bool = False  # random crop (padding 4) + horizontal flip
-    train_subset: int | None = None  # first n training images only (tests)
+    train_subset: int | None = None  # first n training images only
+    holdout: int = 0  # the last n training images are held out for per-epoch metrics
+    adversarial: Adversarial | None = None
+    temperature: float = 1.0  # logits are divided by T in the training loss (distillation)
+    eval_eps: float | None = None  # per-epoch robust accuracy at this L2 ε (PGD-20) on the held-out images
+    init_from: str | None = None  # start from this zoo model's weights (same recipe name) instead of random
     seed: int = 0
     note: str = ""
 
@@ -64,49 +88,145 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return 100.0 * correct / len(images)
 
 
-def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, progress: bool = True,
-        device: str | torch.device = "cpu", description: str = "") -> dict:
-    """Train ``model`` on ``train_set`` with ``recipe``; save its state dict atomically at ``path``.
+def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, steps: int = 20,
+                    batch_size: int = 500) -> float:
+    """Accuracy in percent under L2 PGD-``steps`` at ``eps`` (step 2.5ε/steps, no random start)."""
+    from advlab.attacks import pgd
 
-    Returns the manifest fields measured here: epochs, seed, test accuracy, seconds, sha256, versions.
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, len(images), batch_size):
+        x, y = images[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)
+        x_adv = pgd(model, x, y, eps=eps, norm=2, steps=steps, step_size=2.5 * eps / steps, random_init=False)
+        with torch.no_grad():
+            correct += (model(x_adv).argmax(1) == y).sum().item()
+    return 100.0 * correct / len(images)
+
+
+def adversarial_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: Adversarial) -> torch.Tensor:
+    """The training perturbation of ``spec`` on a batch, renormed to ‖δ‖₂ ≤ max_norm (DDN §3.4 / ddn.md §3.4).
+
+    Samples the attack leaves clean (no adversarial found) are trained on the clean image, as in
+    DDN's official training scripts. The model is put back in training mode afterwards.
+    """
+    from advlab import attacks
+    from advlab.attacks._common import project_lp_ball
+
+    kwargs = dict(spec.attack_kwargs)
+    if spec.attack in ("pgd", "fgm"):
+        kwargs.update(eps=spec.max_norm, norm=2)
+    model.eval()
+    x_adv = getattr(attacks, spec.attack)(model, x, y, **kwargs)
+    model.train()
+    eps = torch.full((len(x),), spec.max_norm, dtype=x.dtype, device=x.device)
+    return (x + project_lp_ball(x_adv - x, eps, 2)).clamp(0, 1).detach()
+
+
+def save_state(path: Path, state: dict) -> None:
+    """``torch.save`` through memory and an atomic rename (torch names the archive after the file)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def training_state_path(path: Path) -> Path:
+    """Where ``fit`` keeps its per-epoch state for resuming: ``<checkpoint>.state``."""
+    return Path(path).with_suffix(".state")
+
+
+def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, targets: torch.Tensor | None = None,
+        progress: bool = True, device: str | torch.device = "cpu", description: str = "",
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """Train ``model`` with ``recipe``; save its state dict atomically at ``path``; return manifest fields.
+
+    ``targets`` replaces the labels in the loss (soft labels, N × classes, for distillation). After
+    every epoch the full training state (weights, optimizer, schedule, random generators, metrics)
+    is written atomically beside ``path``; a call that finds such a state for the same recipe
+    resumes from it, so an interrupted run ends with the same weights as an uninterrupted one (CPU).
     The last incomplete batch of each epoch is dropped (as in DDN's training scripts).
     """
-    torch.manual_seed(recipe.seed)
-    generator = torch.Generator().manual_seed(recipe.seed)
     images, labels = train_set.images, train_set.labels
     if recipe.train_subset is not None:
         images, labels = images[:recipe.train_subset], labels[:recipe.train_subset]
-    model.to(device).train()
-    optimizer = _optimizer(model, recipe)
-    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.lr_decay)
+    targets = labels if targets is None else targets[:len(labels)]
+    if recipe.holdout:
+        held_images, held_labels = images[-recipe.holdout:], labels[-recipe.holdout:]
+        images, labels, targets = images[:-recipe.holdout], labels[:-recipe.holdout], targets[:-recipe.holdout]
     batches = len(images) // recipe.batch_size
     if batches == 0:
         raise ValueError(f"recipe batch size {recipe.batch_size} exceeds the {len(images)} training images")
-    start = time.perf_counter()
-    for epoch in range(recipe.epochs):
+
+    torch.manual_seed(recipe.seed)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    model.to(device)
+    optimizer = _optimizer(model, recipe)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones), recipe.lr_decay)
+    history: list[dict] = []
+    state_path = training_state_path(path)
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if state["recipe"] == asdict(recipe):
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            history = state["history"]
+    elapsed = sum(epoch["seconds"] for epoch in history)
+
+    for epoch in range(len(history), recipe.epochs):
+        start = time.perf_counter()
+        model.train()
         order = torch.randperm(len(images), generator=generator)
         bar = tqdm(range(batches), desc=f"{description} epoch {epoch + 1}/{recipe.epochs}", disable=not progress,
                    leave=False)
         for b in bar:
             index = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
-            x = images[index]
-            x = augment(x, generator) if recipe.augment else x
-            loss = nn.functional.cross_entropy(model(x.to(device)), labels[index].to(device))
+            x, y, t = images[index], labels[index].to(device), targets[index].to(device)
+            x = (augment(x, generator) if recipe.augment else x).to(device)
+            loss = _loss(model, x, y, t, recipe)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if b % 50 == 0:
+            if b % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         schedule.step()
-    seconds = time.perf_counter() - start
+        metrics = {"epoch": epoch + 1, "loss": round(loss.item(), 4), "seconds": round(time.perf_counter() - start, 1)}
+        if recipe.holdout:
+            model.eval()
+            metrics["holdout_accuracy"] = round(accuracy(model, held_images, held_labels), 2)
+            if recipe.eval_eps is not None:
+                metrics[f"holdout_robust_accuracy_eps{recipe.eval_eps}"] = round(
+                    robust_accuracy(model, held_images, held_labels, recipe.eval_eps), 2)
+        history.append(metrics)
+        elapsed += metrics["seconds"]
+        save_state(state_path, {"recipe": asdict(recipe), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                                "torch_rng": torch.get_rng_state(), "history": history})
+        if progress:
+            print(f"{description} " + ", ".join(f"{k} {v}" for k, v in metrics.items()), flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, metrics)
+
     model.eval()
     test_accuracy = accuracy(model, test_set.images, test_set.labels)
-    buffer = io.BytesIO()  # saved from memory: torch names the archive after the file, and tmp names are random
-    torch.save(model.state_dict(), buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    save_state(path, model.state_dict())
+    state_path.unlink(missing_ok=True)
     return {
         "epochs": recipe.epochs, "seed": recipe.seed, "test_accuracy": round(test_accuracy, 2),
-        "test_samples": len(test_set), "training_seconds": round(seconds, 1), "device": str(device),
+        "test_samples": len(test_set), "training_seconds": round(elapsed, 1), "history": history, "device": str(device),
         "advlab_version": advlab.__version__, "torch_version": torch.__version__, "sha256": sha256sum(path),
     }
+
+
+def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor, recipe: Recipe) -> torch.Tensor:
+    """The recipe's training loss: CE at temperature T on clean and/or adversarial inputs (DDN Eq. 6)."""
+    spec = recipe.adversarial
+    if spec is None:
+        return nn.functional.cross_entropy(model(x) / recipe.temperature, targets)
+    x_adv = adversarial_examples(model, x, y, spec)
+    loss = (1 - spec.clean_weight) * nn.functional.cross_entropy(model(x_adv) / recipe.temperature, targets)
+    if spec.clean_weight:
+        loss = loss + spec.clean_weight * nn.functional.cross_entropy(model(x) / recipe.temperature, targets)
+    return loss
