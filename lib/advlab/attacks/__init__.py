@@ -1,0 +1,25 @@
+"""The attack library: pure batched functions ``attack(model, inputs, labels, *, targeted=False, **hyper)``.
+
+Each returns ``adv_inputs`` of the inputs' shape and dtype. Inputs are in [0, 1], the model returns
+logits, ``labels`` are the targets when ``targeted=True``. Every attack keeps all state per sample,
+never modifies its inputs, computes its gradients even under ``torch.no_grad()``, and validates its
+arguments: ``AttackInputError`` (a ValueError) for inputs outside [0, 1], NaN/Inf, non-float inputs,
+mismatched or out-of-range labels, an empty batch, and a model in training mode (call ``model.eval()``).
+Chapters: ddn (``ddn``, ``carlini_wagner_l2``, ``deepfool``), anu (``anu``),
+ead (``ead``, ``ead_rules``, ``fgm``, ``ifgm``, ``min_eps_search``), convex (``gnii_perturbation``,
+``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``pgd``, ``deepfool``), pgn (``pgd``, ``fgm``).
+"""
+
+from advlab.attacks._common import AttackInputError, quantize
+from advlab.attacks.carlini_wagner import carlini_wagner_l2
+from advlab.attacks.convex import alg1, alg1_n, alg2, gnii_perturbation, linearized_boundary_step
+from advlab.attacks.ddn import anu, ddn
+from advlab.attacks.deepfool import deepfool
+from advlab.attacks.ead import ead, ead_rules
+from advlab.attacks.fast_gradient import fgm, ifgm, min_eps_search, pgd
+
+__all__ = [
+    "AttackInputError", "quantize",
+    "ddn", "anu", "carlini_wagner_l2", "ead", "ead_rules", "fgm", "ifgm", "pgd", "min_eps_search", "deepfool",
+    "gnii_perturbation", "linearized_boundary_step", "alg1", "alg1_n", "alg2",
+]

@@ -1,0 +1,136 @@
+"""Budgeted gradient attacks: FGM, I-FGM, PGD, and a per-sample minimal-ε search around any of them.
+
+FGM and I-FGM are EAD's baselines (chapter ead), PGD is the convex and pgn chapters' baseline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from advlab.attacks._common import (Attack, batch_view, ce_gradient, check_norm, is_adversarial, lp_norms, per_sample,
+                                    project_lp_ball, steepest_unit, validate)
+
+
+def fgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float,
+        targeted: bool = False) -> Tensor:
+    """Fast gradient method, one step of size ε (EAD Eqs. 1–2; chapters ead and convex).
+
+    x = clip(x₀ ± ε·d) with d = sign(∇J) for L∞ (FGSM) and d = ∇J/‖∇J‖_q for q ∈ {1, 2}, J the
+    cross-entropy at the label (ascent) or at the target (descent, ``targeted``). FGM-L1 is EAD's
+    dense step ∇J/‖∇J‖₁, not the sparse L1-steepest step (``gnii_perturbation`` with p = 1).
+    ``eps`` may be a float or a per-sample tensor (N,).
+    """
+    return _gradient_steps(model, inputs, labels, eps=eps, norm=check_norm(norm), steps=1, step_size=eps,
+                           targeted=targeted, start=None)
+
+
+def ifgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int = 10,
+         targeted: bool = False) -> Tensor:
+    """Iterative FGM: ``steps`` FGM steps of size ε/steps with ε-ball projection (EAD §3.7; chapter ead).
+
+    EAD runs 10 steps (CleverHans's default). The ball projection follows the text ("ε-ball
+    clipping"); the official script rescales L1/L2 perturbations onto the sphere instead (ead.md §4.7).
+    """
+    inputs, labels = validate(model, inputs, labels)
+    eps = per_sample(eps, inputs, "eps")
+    return _gradient_steps(model, inputs, labels, eps=eps, norm=check_norm(norm), steps=steps,
+                           step_size=eps / max(steps, 1), targeted=targeted, start=None)
+
+
+def pgd(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int,
+        step_size: float | Tensor | None = None, random_init: bool = True, targeted: bool = False,
+        generator: torch.Generator | None = None) -> Tensor:
+    """Projected gradient descent (Madry et al. 2018) in the L2 or L∞ ball (chapters convex and pgn).
+
+    The convex paper's "iterative FGSM from a random point of the ε vicinity" and PGN's PGD-AT
+    attack. From a start drawn uniformly in the ε-ball (``random_init``, from ``generator``; clipped
+    to the box), ``steps`` steps of size ``step_size`` along sign(∇CE) (L∞) or ∇CE/‖∇CE‖₂ (L2), each
+    followed by projection onto the ball and clipping to [0, 1]. Returns the last iterate.
+    ``step_size=None`` means 2.5·ε/steps (Madry et al.'s rule), which follows a per-sample ε; PGN's
+    CleverHans setting is 10 steps of ε/6 (pgn.md, "Madry PGD-AT"). Neither paper states its PGD settings in full.
+    """
+    norm = check_norm(norm, (2, math.inf))
+    inputs, labels = validate(model, inputs, labels)
+    eps_t = per_sample(eps, inputs, "eps")
+    start = None
+    if random_init:
+        if norm == math.inf:
+            noise = torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype, device=inputs.device) * 2 - 1
+            start = noise * batch_view(eps_t, inputs)
+        else:
+            direction = torch.randn(inputs.shape, generator=generator, dtype=inputs.dtype, device=inputs.device)
+            radius = torch.rand(inputs.shape[0], generator=generator, dtype=inputs.dtype, device=inputs.device)
+            radius = eps_t * radius ** (1 / inputs[0].numel())
+            start = direction * batch_view(radius / lp_norms(direction, 2), inputs)
+        start = (inputs + start).clamp(0, 1)
+    if step_size is None:
+        step_size = 2.5 * eps_t / max(steps, 1)
+    return _gradient_steps(model, inputs, labels, eps=eps_t, norm=norm, steps=steps, step_size=step_size,
+                           targeted=targeted, start=start)
+
+
+@torch.enable_grad()
+def _gradient_steps(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float,
+                    steps: int, step_size: float | Tensor, targeted: bool, start: Tensor | None) -> Tensor:
+    """The loop shared by FGM, I-FGM and PGD: normalised CE-gradient steps, Lp-ball projection, box clipping."""
+    inputs, labels = validate(model, inputs, labels)
+    eps = per_sample(eps, inputs, "eps")
+    step = batch_view(per_sample(step_size, inputs, "step_size"), inputs) * (-1.0 if targeted else 1.0)
+    x_adv = inputs.clone() if start is None else start
+    for k in range(steps):
+        grad = ce_gradient(model, x_adv, labels, first=k == 0)[1]
+        if norm == 1:
+            direction = grad / batch_view(lp_norms(grad, 1).clamp_min(1e-30), grad)
+        else:
+            direction = steepest_unit(grad, norm)
+        delta = project_lp_ball(x_adv + step * direction - inputs, eps, norm)
+        x_adv = (inputs + delta).clamp(0, 1)
+    return x_adv
+
+
+def min_eps_search(model: nn.Module, inputs: Tensor, labels: Tensor, *, attack: Attack, targeted: bool = False,
+                   eps_grid: Tensor | list[float] | None = None, eps_max: float | None = None,
+                   search_steps: int = 10, **attack_kwargs) -> Tensor:
+    """Per-sample smallest ε at which a budgeted ``attack`` (fgm, ifgm, pgd, alg1, ...) succeeds.
+
+    ``eps_grid``: EAD's protocol (EAD §3.7, Table 4) — the grid is scanned in increasing order and
+    each sample keeps the adversarial example of the first ε that succeeds (success need not be
+    monotone in ε, so the scan is exhaustive); samples that succeeded drop out of later calls.
+    ``eps_max``: bisection — one call at ε_max, then ``search_steps`` halvings of each sample's own
+    interval [lo, hi] (per-sample ε); assumes success is monotone in ε. Success is recomputed from
+    the model (argmax). Samples with no success return their clean input.
+    """
+    if (eps_grid is None) == (eps_max is None):
+        raise ValueError("give exactly one of eps_grid (grid scan) and eps_max (bisection)")
+    inputs, labels = validate(model, inputs, labels)
+    best = inputs.clone()
+
+    def run(index: Tensor, eps: Tensor | float) -> tuple[Tensor, Tensor]:
+        adv = attack(model, inputs[index], labels[index], eps=eps, targeted=targeted, **attack_kwargs)
+        with torch.no_grad():
+            return adv, is_adversarial(model(adv), labels[index], targeted)
+
+    if eps_grid is not None:
+        todo = torch.arange(inputs.shape[0], device=inputs.device)
+        for eps in sorted(float(e) for e in eps_grid):
+            adv, success = run(todo, eps)
+            best[todo[success]] = adv[success]
+            todo = todo[~success]
+            if len(todo) == 0:
+                break
+        return best
+
+    adv, found = run(torch.arange(inputs.shape[0], device=inputs.device), eps_max)
+    best[found] = adv[found]
+    index = found.nonzero().squeeze(1)
+    low = torch.zeros(len(index), dtype=inputs.dtype, device=inputs.device)
+    high = torch.full_like(low, eps_max)
+    for _ in range(search_steps if len(index) else 0):
+        middle = (low + high) / 2
+        adv, success = run(index, middle)
+        best[index[success]] = adv[success]
+        high, low = torch.where(success, middle, high), torch.where(success, low, middle)
+    return best

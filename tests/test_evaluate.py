@@ -1,0 +1,131 @@
+"""run_attack's measurements and the papers' summaries (advlab.evaluate)."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import pytest
+import torch
+
+from advlab.attacks import AttackInputError, carlini_wagner_l2, ddn, deepfool, ead
+from advlab.evaluate import AttackResult, best_distances, optimality, robust_accuracy, run_attack, summarize
+from linear_models import make_inputs, make_model
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """8 correctly classified inputs of a linear model, then 2 of them relabelled so they start misclassified."""
+    model = make_model((4, 6), 10, scale=10.0, seed=41)
+    inputs, labels = make_inputs(model, (4, 6), 8, seed=42)
+    labels = labels.clone()
+    labels[[2, 5]] = (labels[[2, 5]] + 1) % 10
+    return model, inputs, labels
+
+
+@pytest.mark.parametrize("attack, forwards, backwards", [
+    (partial(ddn, steps=7), 7, 7),
+    (partial(carlini_wagner_l2, binary_search_steps=2, max_iterations=5, abort_early=False), 10, 10),
+    (partial(ead, binary_search_steps=2, max_iterations=5), 20, 10),         # + a forward at every x_k
+    (partial(deepfool, steps=1, candidates=3), 1, 3),                       # 3 class gradients
+], ids=["ddn", "cw", "ead", "deepfool"])
+def test_counts_skips_and_success(problem, attack, forwards, backwards):
+    model, inputs, labels = problem
+    result = run_attack(model, inputs, labels, attack, batch_size=4)
+    already = torch.zeros(8, dtype=torch.bool)
+    already[[2, 5]] = True
+    assert torch.equal(result.already_adversarial, already)
+    assert (result.forwards[already] == 0).all() and (result.backwards[already] == 0).all()
+    assert (result.forwards[~already] == forwards).all() and (result.backwards[~already] == backwards).all()
+    assert torch.equal(result.adv_inputs[already], inputs[already]) and (result.distances["l2"][already] == 0).all()
+    with torch.no_grad():
+        assert torch.equal(result.success, model(result.adv_inputs).argmax(1) != labels)
+    assert result.seconds > 0 and not model._forward_hooks
+
+
+def test_success_is_recomputed_and_distances_measured(problem):
+    model, inputs, labels = problem
+    delta = torch.zeros_like(inputs)
+    delta[:, 0, :3] = torch.tensor([0.0, 0.2, -0.1]) * (inputs[:, 0, :3] > 0.3) * (inputs[:, 0, :3] < 0.7)
+
+    def claims_success(model, x, y, *, targeted):   # returns a barely moved input: the model decides
+        return x + delta[: len(x)]
+
+    result = run_attack(model, inputs, labels, claims_success)
+    attacked = ~result.already_adversarial
+    moved = result.adv_inputs - inputs
+    assert torch.equal(result.success[attacked], torch.zeros(6, dtype=torch.bool))
+    for name, p in {"l0": 0, "l1": 1, "l2": 2, "linf": math.inf}.items():
+        expected = (moved.flatten(1) != 0).sum(1).double() if p == 0 else moved.flatten(1).norm(p=p, dim=1)
+        torch.testing.assert_close(result.distances[name].double(), expected.double())
+    assert torch.isinf(result.adversarial_distance("l2")[attacked]).all()
+
+
+def test_batching_gives_the_same_results(problem):
+    model, inputs, labels = problem
+    whole = run_attack(model, inputs, labels, partial(ddn, steps=10))
+    chunks = run_attack(model, inputs, labels, partial(ddn, steps=10), batch_size=3)
+    torch.testing.assert_close(whole.adv_inputs, chunks.adv_inputs, rtol=0, atol=1e-6)
+    assert torch.equal(whole.forwards, chunks.forwards)
+
+
+def test_invalid_attack_outputs_and_inputs_are_refused(problem):
+    model, inputs, labels = problem
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        run_attack(model, inputs, labels, lambda m, x, y, targeted: x + 2)
+    with pytest.raises(ValueError, match="shape"):
+        run_attack(model, inputs, labels, lambda m, x, y, targeted: x[:, :2])
+    with pytest.raises(AttackInputError, match="match"):
+        run_attack(model, inputs, labels[:3], partial(ddn, steps=1))
+    with pytest.raises(RuntimeError, match="boom"):
+        run_attack(model, inputs, labels, lambda m, x, y, targeted: (m(x), (_ for _ in ()).throw(RuntimeError("boom"))))
+    assert not model._forward_hooks
+
+
+def synthetic(l2: list[float], success: list[bool], targeted: bool = False) -> AttackResult:
+    n = len(l2)
+    distances = {name: torch.tensor(l2, dtype=torch.float64) for name in ("l0", "l1", "l2", "linf")}
+    return AttackResult(adv_inputs=torch.zeros(n, 1), success=torch.tensor(success),
+                        already_adversarial=torch.tensor([d == 0 for d in l2]), distances=distances,
+                        forwards=torch.ones(n, dtype=torch.float64), backwards=torch.ones(n, dtype=torch.float64),
+                        seconds=1.0, targeted=targeted)
+
+
+def test_summary_counts_failures_as_infinite_in_the_median():
+    result = synthetic([0.0, 1.0, 2.0, 3.0, 4.0], [True, True, False, True, False])
+    summary = summarize(result)
+    assert summary["success_rate"] == 0.6
+    assert summary["mean_l2"] == pytest.approx(4 / 3)          # over successes only
+    assert summary["median_l2"] == 3.0                         # sorted 0, 1, 3, inf, inf
+    assert math.isinf(summarize(synthetic([1.0, 2.0, 3.0], [True, False, False]))["median_l2"])
+
+
+def test_robust_accuracy_curve():
+    result = synthetic([0.0, 1.0, 2.0, 3.0], [True, True, False, True])
+    curve = robust_accuracy(result, [0.0, 0.5, 1.0, 2.5, 10.0])
+    torch.testing.assert_close(curve, torch.tensor([0.75, 0.75, 0.5, 0.5, 0.25], dtype=torch.float64))
+    with pytest.raises(ValueError, match="untargeted"):
+        robust_accuracy(synthetic([1.0], [True], targeted=True), [1.0])
+
+
+def test_optimality_against_the_best_of_several_attacks():
+    first = synthetic([0.0, 1.0, 2.5, 3.0, 5.0], [True, True, True, False, True])
+    second = synthetic([0.0, 1.5, 2.0, 2.0, 4.0], [True, True, True, True, False])
+    best = best_distances([first, second])
+    torch.testing.assert_close(best, torch.tensor([0.0, 1.0, 2.0, 2.0, 5.0], dtype=torch.float64))
+    assert optimality(first, best) < 1 and optimality(second, best) < 1
+    # an attack equal to the best everywhere scores 1; one that never succeeds scores 0
+    assert optimality(synthetic(best.tolist(), [True] * 5), best) == pytest.approx(1.0)
+    assert optimality(synthetic([0.0, 9, 9, 9, 9], [True, False, False, False, False]), best) == pytest.approx(0.0)
+    # against a numerical integration of the robust-accuracy curves on [0, d_max]
+    grid = torch.linspace(0, 5, 200001, dtype=torch.float64)
+
+    def area(result):
+        curve = (result.adversarial_distance("l2")[None, :] > grid[:, None]).double().mean(1)
+        return torch.trapezoid(curve, grid)
+
+    best_area = area(synthetic(best.tolist(), [True] * 5))
+    expected = 1 - (area(first) - best_area) / (0.8 * 5 - best_area)
+    assert optimality(first, best) == pytest.approx(expected.item(), abs=1e-4)
+    with pytest.raises(ValueError, match="lower bound"):
+        optimality(first, best_distances([second]))
