@@ -8,7 +8,7 @@ checkpoint and manifest atomically. ``advlab zoo list`` / ``advlab zoo train NAM
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,43 +41,59 @@ class ZooEntry:
     trainer: Callable[..., dict] = fit  # fit's signature; e.g. defenses.distillation.distill
 
 
-def _mnist_adversarial(attack: str, kwargs: dict, max_norm: float = 2.4, quick_epochs: int = 1) -> dict[str, Recipe]:
-    """DDN §3.4 on the MNIST SmallCNN: quick = ``quick_epochs`` on 10,000 images from the clean quick
-    model; full = the paper's 50 epochs (SGD 0.01, ×0.1 at 30) from scratch on 55k/5k train/validation."""
+_CW_MNIST = "C&W MNIST CNN (conv 32-32-64-64, FC 200-200, dropout 0.5)"
+_CW_CIFAR10 = "C&W CIFAR-10 CNN (conv 64-64-128-128, FC 256-256, dropout 0.5)"
+_BUILD = {
+    "mnist": lambda: arch.normalized(arch.cw_cnn(), "mnist"),
+    "cifar10": lambda: arch.normalized(arch.cw_cnn(3, 32, (64, 64, 128, 128), (256, 256)), "cifar10"),
+}
+_FULL_CLEAN = {
+    "mnist": Recipe(epochs=50, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-6, milestones=(30,),
+                    note="C&W / DDN MNIST recipe: SGD 0.01, Nesterov 0.9, 50 epochs, ×0.1 at 30"),
+    "cifar10": Recipe(epochs=50, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-6, milestones=(30,),
+                      augment=True, note="C&W recipe, 50 epochs, crop+flip"),
+}
+# Quick adversarial fine-tuning from the clean quick model, per dataset: images (+ held-out), robust-accuracy ε.
+_QUICK_AT = {"mnist": (10_000, 500, 1.5), "cifar10": (3_000, 200, 0.5)}
+
+
+def _adversarial(dataset: str, attack: str, kwargs: dict, max_norm: float, chapters: tuple[str, ...],
+                 quick_epochs: int = 1) -> ZooEntry:
+    """An adversarially trained C&W network (DDN §3.4, ddn.md): quick = ``quick_epochs`` on a few thousand
+    images from the clean quick model (≤ 15 min on 2 CPU cores); full = the DDN paper's MNIST schedule
+    (50 epochs, SGD 0.01, ×0.1 at 30) from scratch (for CIFAR-10 the paper trains a WRN-28-10)."""
     spec = Adversarial(attack, max_norm, kwargs)
-    budget = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-    return {
-        "quick": Recipe(epochs=quick_epochs, lr=0.01, momentum=0.9, weight_decay=1e-6, train_subset=10_500, holdout=500,
-                        adversarial=spec, eval_eps=1.5, init_from="mnist-smallcnn",
-                        note=f"{attack.upper()}-AT ({budget}, ε {max_norm}), {quick_epochs} epoch(s) on 10k images from the clean model"),
-        "full": Recipe(epochs=50, lr=0.01, momentum=0.9, weight_decay=1e-6, milestones=(30,), holdout=5000,
-                       adversarial=spec, eval_eps=1.5,
-                       note=f"{attack.upper()}-AT ({budget}, ε {max_norm}), DDN paper: 50 epochs SGD 0.01, ×0.1 at 30"),
-    }
+    images, holdout, eval_eps = _QUICK_AT[dataset]
+    label = f"{attack.upper()}-AT ({', '.join(f'{k}={v}' for k, v in kwargs.items())}, ε {max_norm})"
+    base = f"{dataset}-{'smallcnn' if dataset == 'mnist' else 'cnn'}"
+    return ZooEntry(
+        f"{base}-{attack}-at", dataset, _CW_MNIST if dataset == "mnist" else _CW_CIFAR10, _BUILD[dataset], chapters,
+        {"quick": Recipe(epochs=quick_epochs, lr=0.01, momentum=0.9, weight_decay=1e-6, train_subset=images + holdout,
+                         holdout=holdout, adversarial=spec, eval_eps=eval_eps, init_from=base, augment=dataset == "cifar10",
+                         note=f"{label}, {quick_epochs} epoch(s) on {images:,} images from {base}"),
+         "full": Recipe(epochs=50, lr=0.01, momentum=0.9, weight_decay=1e-6, milestones=(30,), holdout=5000,
+                        adversarial=spec, eval_eps=eval_eps, augment=dataset == "cifar10",
+                        note=f"{label}, 50 epochs SGD 0.01, ×0.1 at 30, from scratch")})
 
 
 def _distilled(temperature: float) -> ZooEntry:
     """EAD's defensive distillation of the C&W MNIST network at temperature T (ead.md E4)."""
     return ZooEntry(
-        f"mnist-distilled-t{temperature:g}", "mnist", "C&W MNIST CNN (conv 32-32-64-64, FC 200-200, dropout 0.5)",
-        lambda: arch.normalized(arch.cw_cnn(), "mnist"), ("ead",),
+        f"mnist-distilled-t{temperature:g}", "mnist", _CW_MNIST, _BUILD["mnist"], ("ead",),
         {"quick": Recipe(epochs=2, lr=1e-3, optimizer="adam", train_subset=30_000, temperature=temperature,
                          note=f"distilled at T={temperature:g}: teacher + student, Adam 1e-3, 2 epochs on 30k images each"),
-         "full": Recipe(epochs=50, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-6, temperature=temperature,
-                        note=f"distilled at T={temperature:g}: EAD/Papernot, teacher + student 50 epochs SGD 0.01"),
-         }, trainer=distill)
+         "full": replace(_FULL_CLEAN["mnist"], temperature=temperature, milestones=(),
+                         note=f"distilled at T={temperature:g}: EAD/Papernot, teacher + student 50 epochs SGD 0.01")},
+        trainer=distill)
 
 
 DISTILLATION_TEMPERATURES = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)  # EAD Tables 11-12
-
-_cw_mnist_full = Recipe(epochs=50, lr=0.01, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-6,
-                        milestones=(30,), note="C&W / DDN MNIST recipe: SGD 0.01, Nesterov 0.9, 50 epochs, ×0.1 at 30")
+ANU_GAMMA = {"mnist": {"gamma_init": 0.4, "alpha_gamma": 0.15}, "cifar10": {"gamma_init": 0.2, "alpha_gamma": 0.1}}
 
 ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
-    ZooEntry("mnist-smallcnn", "mnist", "C&W MNIST CNN (conv 32-32-64-64, FC 200-200, dropout 0.5)",
-             lambda: arch.normalized(arch.cw_cnn(), "mnist"), ("intro", "ddn", "anu", "ead"),
+    ZooEntry("mnist-smallcnn", "mnist", _CW_MNIST, _BUILD["mnist"], ("intro", "ddn", "anu", "ead"),
              {"quick": Recipe(epochs=4, lr=1e-3, optimizer="adam", note="Adam 1e-3, 4 epochs"),
-              "full": _cw_mnist_full}),
+              "full": _FULL_CLEAN["mnist"]}),
     ZooEntry("mnist-lenet5", "mnist", "LeNet-5 (ReLU, max-pool)",
              lambda: arch.normalized(arch.lenet5(), "mnist"), ("convex",),
              {"quick": Recipe(epochs=10, lr=1e-3, optimizer="adam", milestones=(7,), note="Adam 1e-3, 10 epochs, ×0.1 at 7"),
@@ -86,21 +102,18 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              lambda: arch.normalized(arch.fcnn(), "mnist"), ("convex",),
              {"quick": Recipe(epochs=15, lr=1e-3, optimizer="adam", milestones=(10,), note="Adam 1e-3, 15 epochs, ×0.1 at 10"),
               "full": Recipe(epochs=20, lr=1e-3, optimizer="adam", milestones=(10, 15), note="Adam 1e-3, 20 epochs")}),
-    ZooEntry("cifar10-cnn", "cifar10", "C&W CIFAR-10 CNN (conv 64-64-128-128, FC 256-256, dropout 0.5)",
-             lambda: arch.normalized(arch.cw_cnn(3, 32, (64, 64, 128, 128), (256, 256)), "cifar10"),
-             ("ddn", "anu", "ead"),
-             {"quick": Recipe(epochs=8, lr=1e-3, optimizer="adam", augment=True, note="Adam 1e-3, 8 epochs, crop+flip"),
-              "full": Recipe(epochs=50, lr=0.01, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-6,
-                             milestones=(30,), augment=True, note="C&W recipe, 50 epochs, crop+flip")}),
-    *(ZooEntry(f"mnist-smallcnn-{attack}-at", "mnist", "C&W MNIST CNN (conv 32-32-64-64, FC 200-200, dropout 0.5)",
-               lambda: arch.normalized(arch.cw_cnn(), "mnist"), chapters, _mnist_adversarial(attack, kwargs, **options))
-      for attack, kwargs, chapters, options in [
-          ("ddn", {"steps": 100}, ("ddn", "anu"), {}),
-          ("anu", {"steps": 70, "gamma_init": 0.4, "alpha_gamma": 0.15}, ("anu",), {}),  # ANU §3.4: ANU-70
-          # Madry et al. in L2 (their public MNIST model is L∞): ε 2.0, 10 steps of 2.5ε/10, random start;
-          # at ε 2.4 one quick epoch left the model at 69 % clean accuracy.
-          ("pgd", {"steps": 10, "step_size": 0.5, "random_init": True}, ("ddn",), {"max_norm": 2.0, "quick_epochs": 3}),
-      ]),
+    ZooEntry("cifar10-cnn", "cifar10", _CW_CIFAR10, _BUILD["cifar10"], ("intro", "ddn", "anu", "ead"),
+             {"quick": Recipe(epochs=4, lr=1e-3, optimizer="adam", augment=True, note="Adam 1e-3, 4 epochs, crop+flip"),
+              "full": _FULL_CLEAN["cifar10"]}),
+    _adversarial("mnist", "ddn", {"steps": 100}, 2.4, ("ddn", "anu")),
+    _adversarial("mnist", "anu", {"steps": 70, **ANU_GAMMA["mnist"]}, 2.4, ("anu",)),  # ANU §3.4: ANU-70
+    # Madry et al. in L2 (their public model is L∞): ε 2.0, 10 steps of 2.5ε/10, random start;
+    # at ε 2.4 one quick epoch left the model at 69 % clean accuracy.
+    _adversarial("mnist", "pgd", {"steps": 10, "step_size": 0.5, "random_init": True}, 2.0, ("ddn",), quick_epochs=3),
+    _adversarial("cifar10", "ddn", {"steps": 100}, 1.0, ("ddn", "anu")),
+    _adversarial("cifar10", "anu", {"steps": 80, **ANU_GAMMA["cifar10"]}, 1.0, ("anu",)),  # ANU §3.4: ANU-80
+    # L2 PGD-AT at the usual CIFAR-10 L2 budget ε 0.5 (Madry's public CIFAR-10 model is L∞ 8/255).
+    _adversarial("cifar10", "pgd", {"steps": 10, "step_size": 0.125, "random_init": True}, 0.5, ("ddn",), quick_epochs=3),
     *(_distilled(t) for t in DISTILLATION_TEMPERATURES),
     ZooEntry("cifar10-wrn28-10", "cifar10", "Wide ResNet 28-10 (dropout 0.3)",
              lambda: arch.normalized(arch.wide_resnet(28, 10), "cifar10"), ("ddn",),
