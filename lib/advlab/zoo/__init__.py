@@ -54,7 +54,7 @@ _FULL_CLEAN = {
                       augment=True, note="C&W recipe, 50 epochs, crop+flip"),
 }
 # Quick adversarial fine-tuning from the clean quick model, per dataset: images (+ held-out), robust-accuracy ε.
-_QUICK_AT = {"mnist": (10_000, 500, 1.5), "cifar10": (3_000, 200, 0.5)}
+_QUICK_AT = {"mnist": (10_000, 500, 1.5), "cifar10": (1_500, 200, 0.5)}
 
 
 def _adversarial(dataset: str, attack: str, kwargs: dict, max_norm: float, chapters: tuple[str, ...],
@@ -103,7 +103,7 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              {"quick": Recipe(epochs=15, lr=1e-3, optimizer="adam", milestones=(10,), note="Adam 1e-3, 15 epochs, ×0.1 at 10"),
               "full": Recipe(epochs=20, lr=1e-3, optimizer="adam", milestones=(10, 15), note="Adam 1e-3, 20 epochs")}),
     ZooEntry("cifar10-cnn", "cifar10", _CW_CIFAR10, _BUILD["cifar10"], ("intro", "ddn", "anu", "ead"),
-             {"quick": Recipe(epochs=4, lr=1e-3, optimizer="adam", augment=True, note="Adam 1e-3, 4 epochs, crop+flip"),
+             {"quick": Recipe(epochs=3, lr=1e-3, optimizer="adam", augment=True, note="Adam 1e-3, 3 epochs, crop+flip"),
               "full": _FULL_CLEAN["cifar10"]}),
     _adversarial("mnist", "ddn", {"steps": 100}, 2.4, ("ddn", "anu")),
     _adversarial("mnist", "anu", {"steps": 70, **ANU_GAMMA["mnist"]}, 2.4, ("anu",)),  # ANU §3.4: ANU-70
