@@ -19,6 +19,7 @@ from advlab import project_root
 from advlab.fileio import atomic_write_text, sha256sum
 from advlab.zoo import architectures as arch
 from advlab.defenses.distillation import distill
+from advlab.defenses.pgn import PGNRecipe, train_pgn
 from advlab.zoo.training import Adversarial, Recipe, fit, robust_accuracy
 
 __all__ = ["ZooError", "Recipe", "ZooEntry", "ENTRIES", "load", "train", "evaluate", "table", "checkpoint_path"]
@@ -88,6 +89,40 @@ def _distilled(temperature: float) -> ZooEntry:
 
 
 DISTILLATION_TEMPERATURES = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)  # EAD Tables 11-12
+
+# The PGN paper's robustness curves (pgn.md §2.9): one classifier architecture (ConvPool-CNN) trained
+# by FGM-AT and PGD-AT over a sweep of ε and by PGN over a sweep of c_L. The paper states no sweep
+# values. quick: width 16, 6 clean epochs on 10k images, then 2-epoch fine-tunes on 4k images (each
+# ≤ 4 min on 2 CPU cores); full: the paper's width 64, Adam 5e-4, 200 epochs, EMA 0.998 for PGN.
+PGN_SWEEPS = {"quick": {"fgm": (0.1, 0.25, 0.5), "pgd": (0.1, 0.25, 0.5), "pgn": (0.05, 0.2, 1.0)},
+              "full": {"fgm": (0.02, 0.1, 0.5), "pgd": (0.02, 0.1, 0.5), "pgn": (30.0, 50.0, 70.0)}}
+
+
+def _convpool_entries(width: int, recipe: str) -> list[ZooEntry]:
+    """The clean ConvPool-CNN of width ``width`` and its FGM-AT, PGD-AT and PGN versions (chapter pgn)."""
+    base = f"cifar10-convpool{width}"
+    build = lambda: arch.normalized(arch.convpool_cnn(3, 10, width), "cifar10")  # noqa: E731
+    architecture = f"PGN ConvPool-CNN, width {width} (leaky-ReLU, average pooling)"
+    quick = recipe == "quick"
+    data = (dict(train_subset=4_500, holdout=500, batch_size=64, init_from=base, epochs=2) if quick
+            else dict(holdout=5_000, batch_size=128, epochs=200, augment=True))
+    clean = (Recipe(epochs=6, lr=1e-3, optimizer="adam", train_subset=10_500, holdout=500, note="Adam 1e-3, 6 epochs on 10k images")
+             if quick else Recipe(epochs=200, lr=5e-4, optimizer="adam", holdout=5_000, augment=True, note="Adam 5e-4, 200 epochs"))
+    entries = [ZooEntry(base, "cifar10", architecture, build, ("pgn",), {recipe: clean})]
+    for attack in ("fgm", "pgd"):
+        for eps in PGN_SWEEPS[recipe][attack]:
+            kwargs = {"steps": 10, "step_size": eps / 6, "random_init": True} if attack == "pgd" else {}
+            entries.append(ZooEntry(
+                f"{base}-{attack}-at-eps{eps:g}", "cifar10", architecture, build, ("pgn",),
+                {recipe: Recipe(lr=5e-4, optimizer="adam", adversarial=Adversarial(attack, eps, kwargs),
+                                note=f"{attack.upper()}-AT ε {eps:g}, Adam 5e-4, {data['epochs']} epochs", **data)}))
+    for c_l in PGN_SWEEPS[recipe]["pgn"]:
+        pgn = (PGNRecipe(c_l=c_l, ema_decay=0.0, generator_width=16, generator_init_scale=0.0, **data) if quick
+               else PGNRecipe(c_l=c_l, **data))
+        entries.append(ZooEntry(f"{base}-pgn-cl{c_l:g}", "cifar10", architecture, build, ("pgn",),
+                                {recipe: replace(pgn, note=f"PGN c_L {c_l:g}, Adam 5e-4, {data['epochs']} epochs")},
+                                trainer=train_pgn))
+    return entries
 ANU_GAMMA = {"mnist": {"gamma_init": 0.4, "alpha_gamma": 0.15}, "cifar10": {"gamma_init": 0.2, "alpha_gamma": 0.1}}
 
 ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
@@ -115,6 +150,8 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
     # L2 PGD-AT at the usual CIFAR-10 L2 budget ε 0.5 (Madry's public CIFAR-10 model is L∞ 8/255).
     _adversarial("cifar10", "pgd", {"steps": 10, "step_size": 0.125, "random_init": True}, 0.5, ("ddn",), quick_epochs=3),
     *(_distilled(t) for t in DISTILLATION_TEMPERATURES),
+    *_convpool_entries(16, "quick"),
+    *_convpool_entries(64, "full"),
     ZooEntry("cifar10-wrn28-10", "cifar10", "Wide ResNet 28-10 (dropout 0.3)",
              lambda: arch.normalized(arch.wide_resnet(28, 10), "cifar10"), ("ddn",),
              {"full": Recipe(epochs=200, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=5e-4,

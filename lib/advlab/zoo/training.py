@@ -135,6 +135,19 @@ def training_state_path(path: Path) -> Path:
     return Path(path).with_suffix(".state")
 
 
+def split(train_set, recipe, targets: torch.Tensor | None = None):
+    """A recipe's data: ``(images, labels, targets)`` to train on (the first ``train_subset`` images
+    less the last ``holdout``), ``(held_images, held_labels)`` and the number of full batches."""
+    end = len(train_set) if recipe.train_subset is None else recipe.train_subset
+    start = end - recipe.holdout
+    targets = train_set.labels if targets is None else targets
+    images, labels = train_set.images, train_set.labels
+    batches = start // recipe.batch_size
+    if batches == 0:
+        raise ValueError(f"recipe batch size {recipe.batch_size} exceeds the {start} training images")
+    return (images[:start], labels[:start], targets[:start]), (images[start:end], labels[start:end]), batches
+
+
 def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, targets: torch.Tensor | None = None,
         progress: bool = True, device: str | torch.device = "cpu", description: str = "",
         on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
@@ -146,16 +159,7 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
     resumes from it, so an interrupted run ends with the same weights as an uninterrupted one (CPU).
     The last incomplete batch of each epoch is dropped (as in DDN's training scripts).
     """
-    images, labels = train_set.images, train_set.labels
-    if recipe.train_subset is not None:
-        images, labels = images[:recipe.train_subset], labels[:recipe.train_subset]
-    targets = labels if targets is None else targets[:len(labels)]
-    if recipe.holdout:
-        held_images, held_labels = images[-recipe.holdout:], labels[-recipe.holdout:]
-        images, labels, targets = images[:-recipe.holdout], labels[:-recipe.holdout], targets[:-recipe.holdout]
-    batches = len(images) // recipe.batch_size
-    if batches == 0:
-        raise ValueError(f"recipe batch size {recipe.batch_size} exceeds the {len(images)} training images")
+    (images, labels, targets), (held_images, held_labels), batches = split(train_set, recipe, targets)
 
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)

@@ -1,0 +1,141 @@
+"""PGN defense (chapter pgn): the generator's box and gradients, one minimax step, training with
+atomic checkpoints and exact resume, and the robustness-curve table. MNIST only (committed data)."""
+
+import copy
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from advlab import data, zoo
+from advlab.defenses.pgn import (PGNRecipe, PerturbationGenerator, generator_path, pgn_perturb, pgn_step,
+                                 robustness_curve, train_pgn)
+from advlab.fileio import sha256sum
+from advlab.zoo.architectures import convpool_cnn, normalized
+from advlab.zoo.training import training_state_path
+
+FIT_FIELDS = ("epochs", "seed", "test_accuracy", "test_samples", "training_seconds", "advlab_version", "torch_version",
+              "sha256", "generator_sha256", "history")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load("mnist", "train"), data.first_test_images("mnist", 200)
+
+
+def tiny_classifier(seed: int = 0):
+    torch.manual_seed(seed)
+    return normalized(convpool_cnn(1, 10, width=4), "mnist")
+
+
+@pytest.mark.parametrize("channels,size", [(3, 32), (1, 28)])
+def test_adversarial_images_stay_in_the_box_and_gradients_reach_both_networks(channels, size):
+    torch.manual_seed(0)
+    classifier, generator = convpool_cnn(channels, 10, width=4), PerturbationGenerator(10, channels, size, width=8)
+    x = torch.rand(6, channels, size, size)
+    x[0], x[1] = 0.0, 1.0  # the box's faces: atanh stays finite
+    y = torch.arange(6)
+    x_adv = pgn_perturb(classifier, generator, x, y, create_graph=True)
+    assert x_adv.shape == x.shape and torch.isfinite(x_adv).all()
+    assert x_adv.min() >= 0 and x_adv.max() <= 1 and (x_adv - x).abs().max() > 1e-2
+    x_adv.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    assert all(p.grad is not None for p in classifier.parameters())  # through ∇ₓF: double backprop
+    with torch.no_grad():  # a huge generator output still lands in [0, 1]
+        generator.out.weight.mul_(1e4)
+        x_adv = pgn_perturb(classifier, generator, x, y)
+    assert torch.isfinite(x_adv).all() and x_adv.min() >= 0 and x_adv.max() <= 1
+    silent = PerturbationGenerator(10, channels, size, width=8, init_scale=0.0)  # starts at x_adv ≈ x
+    torch.testing.assert_close(pgn_perturb(classifier, silent, x, y), x, atol=1e-5, rtol=0)
+
+
+def test_double_backprop_changes_only_the_classifier_gradient():
+    torch.manual_seed(0)
+    classifier, generator = convpool_cnn(1, 10, width=4).double(), PerturbationGenerator(10, 1, 28, width=8).double()
+    x, y = torch.rand(16, 1, 28, 28, dtype=torch.float64), torch.arange(16) % 10
+    grads = {}
+    for second_order in (False, True):
+        f, g = copy.deepcopy(classifier), copy.deepcopy(generator)
+        pgn_step(f, g, torch.optim.SGD([*f.parameters(), *g.parameters()], lr=0.0), x, y, c_l=50.0,
+                 double_backprop=second_order)
+        grads[second_order] = [p.grad for p in f.parameters()], [p.grad for p in g.parameters()]
+    for first, second in zip(grads[False][1], grads[True][1]):
+        torch.testing.assert_close(first, second)
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[False][0], grads[True][0]))
+
+
+def test_one_generator_step_raises_the_loss_of_a_fixed_classifier(mnist):
+    classifier = zoo.load("mnist-smallcnn")  # eval mode, frozen
+    test = data.first_test_images("mnist", 300)
+    x, y = test.images, test.labels
+    torch.manual_seed(0)
+    generator = PerturbationGenerator(10, 1, 28, width=16, init_scale=0.1)  # ‖δ‖₂ ≈ 0.5
+    optimizer = torch.optim.Adam(generator.parameters(), lr=5e-4)
+
+    def losses(c_l):
+        with torch.no_grad():
+            x_adv = pgn_perturb(classifier, generator, x, y)
+            ce = F.cross_entropy(classifier(x_adv), y).item()
+        return ce, ce - c_l * (x_adv - x).flatten(1).square().sum(1).mean().item()
+
+    for c_l in (0.0, 50.0):
+        before = losses(c_l)
+        step = pgn_step(classifier, generator, optimizer, x, y, c_l=c_l, train_classifier=False)
+        after = losses(c_l)
+        assert step["loss"] == pytest.approx(before[0], rel=1e-4)
+        assert after[1] > before[1]  # the generator's objective CE − c_L‖δ‖₂² went up
+        if c_l == 0:
+            assert after[0] > 1.02 * before[0]  # and without the penalty, the classifier's loss itself
+    assert not any(p.requires_grad for p in classifier.parameters())
+
+
+def test_train_pgn_saves_atomically_and_resumes_exactly(mnist, tmp_path):
+    train_set, test_set = mnist
+    recipe = PGNRecipe(epochs=2, c_l=50.0, batch_size=64, ema_decay=0.9, train_subset=320, holdout=64,
+                       generator_width=8, augment=True, double_backprop=True, seed=3, note="test")
+    whole = tmp_path / "whole" / "tiny-pgn.quick.pt"
+    fields = train_pgn(tiny_classifier(), train_set, test_set, recipe, whole, progress=False)
+    assert set(FIT_FIELDS) <= set(fields) and fields["epochs"] == 2 and fields["test_samples"] == 200
+    assert fields["sha256"] == sha256sum(whole) and fields["generator_sha256"] == sha256sum(generator_path(whole))
+    assert [sorted(epoch) for epoch in fields["history"]] == 2 * [sorted(
+        ["epoch", "loss", "generator_loss", "mean_l2", "seconds", "holdout_accuracy"])]
+    assert sorted(p.name for p in whole.parent.iterdir()) == ["tiny-pgn.quick.generator.pt", "tiny-pgn.quick.pt"]
+    generator = PerturbationGenerator(10, 1, 28, width=8)
+    generator.load_state_dict(torch.load(generator_path(whole), weights_only=True))
+    model = tiny_classifier()
+    model.load_state_dict(torch.load(whole, weights_only=True))
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(epoch, metrics):
+        raise Interrupt
+
+    resumed = tmp_path / "resumed" / "tiny-pgn.quick.pt"
+    with pytest.raises(Interrupt):
+        train_pgn(tiny_classifier(), train_set, test_set, recipe, resumed, progress=False, on_epoch_end=stop)
+    assert not resumed.exists() and training_state_path(resumed).exists()
+    again = train_pgn(tiny_classifier(), train_set, test_set, recipe, resumed, progress=False)
+    assert not training_state_path(resumed).exists()
+    assert again["sha256"] == fields["sha256"] and again["generator_sha256"] == fields["generator_sha256"]
+    assert [e["loss"] for e in again["history"]] == [e["loss"] for e in fields["history"]]
+
+
+def test_robustness_curve_sorts_the_sweeps_and_reports_rho_cw():
+    fcnn, lenet = zoo.load("mnist-fcnn"), zoo.load("mnist-lenet5")
+    models = {("PGN", 50.0): fcnn, ("FGM-AT", 0.3): lenet, ("PGN", 10.0): lenet, ("FGM-AT", 0.1): fcnn,
+              ("PGN", 70.0): fcnn}
+    test = data.first_test_images("mnist", 40)
+    budget = {"binary_search_steps": 3, "max_iterations": 20, "learning_rate": 0.1, "initial_const": 1.0}
+    table = robustness_curve(models, test, attack_kwargs=budget, batch_size=40)
+    assert list(table.columns) == ["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",
+                                   "success_rate", "n_images"]
+    assert list(zip(table.method, table.value)) == sorted(models)
+    assert list(table.parameter) == ["eps", "eps", "c_L", "c_L", "c_L"]
+    assert (table.n_images == 40).all() and table.benign_accuracy.between(0.8, 1).all()
+    assert table.success_rate.between(0.5, 1).all() and (table.rho_cw > 0.1).all() and (table.median_l2 > 0).all()
+    same = table.iloc[[0, 3, 4]]  # fcnn three times: the attack is deterministic
+    assert same.rho_cw.nunique() == 1 and same.benign_accuracy.nunique() == 1
+    misclassified_out = robustness_curve({("PGN", 10.0): lenet}, test, attack_kwargs=budget,
+                                         include_misclassified=False)
+    assert misclassified_out.rho_cw[0] >= table.rho_cw[2]
