@@ -9,9 +9,11 @@ import torch
 
 import advlab
 from advlab import data, zoo
+from advlab.fileio import sha256sum
 from advlab.zoo.training import Recipe, accuracy, augment
 
-COMMITTED = sorted(path.stem.rsplit(".", 1) for path in (advlab.project_root() / "data" / "zoo").glob("*.pt"))
+ZOO = advlab.project_root() / "data" / "zoo"
+COMMITTED = sorted(path.stem.rsplit(".", 1) for path in ZOO.glob("*.json"))
 # Accuracy re-measured on the same 10,000 test images as recorded: only floating-point differences
 # between machines (thread counts, kernels) can move a borderline prediction; 0.1 points = 10 images.
 ACCURACY_TOLERANCE = 0.1
@@ -41,6 +43,17 @@ def test_committed_checkpoint_matches_its_manifest(name, recipe):
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     test = data.load(entry.dataset, "test")
     assert accuracy(model, test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=ACCURACY_TOLERANCE)
+
+
+def test_every_checkpoint_file_belongs_to_a_manifest():
+    """Checkpoints and PGN generators on disk are exactly those the manifests name, with their hashes."""
+    expected = {}
+    for name, recipe in COMMITTED:
+        manifest = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())
+        expected[f"{name}.{recipe}.pt"] = manifest["sha256"]
+        if "generator_sha256" in manifest:
+            expected[f"{name}.{recipe}.generator.pt"] = manifest["generator_sha256"]
+    assert {path.name: sha256sum(path) for path in ZOO.glob("*.pt")} == expected
 
 
 def test_smallcnn_reaches_99_percent():
