@@ -1,6 +1,7 @@
 """Model zoo: manifests and hashes, clear errors for missing or corrupted checkpoints, a train → load round trip."""
 
 import json
+from dataclasses import MISSING, asdict, fields
 import shutil
 from pathlib import Path
 
@@ -54,6 +55,19 @@ def test_every_checkpoint_file_belongs_to_a_manifest():
         if "generator_sha256" in manifest:
             expected[f"{name}.{recipe}.generator.pt"] = manifest["generator_sha256"]
     assert {path.name: sha256sum(path) for path in ZOO.glob("*.pt")} == expected
+
+
+@pytest.mark.parametrize("name,recipe", COMMITTED)
+def test_committed_checkpoint_was_trained_with_its_current_recipe(name, recipe):
+    """The recorded settings equal the entry's recipe; a field added to the recipe class after the
+    model was trained must still hold its default (the summary ``note`` may be reworded)."""
+    recorded = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())["recipe_settings"]
+    plan = zoo.ENTRIES[name].recipes[recipe]
+    current = json.loads(json.dumps(asdict(plan)))
+    defaults = {f.name: f.default for f in fields(plan) if f.default is not MISSING}
+    for key, value in current.items():
+        if key != "note":
+            assert recorded.get(key, defaults.get(key)) == value, key
 
 
 def test_smallcnn_reaches_99_percent():

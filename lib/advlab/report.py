@@ -46,7 +46,7 @@ def paper_figure(paper: str, figure: str):
 def compare(paper: pd.DataFrame, reproduced: pd.DataFrame, on: list[str], metrics: list[str],
             not_reproduced: str = "not reproduced") -> pd.DataFrame:
     """One row per paper row: the keys ``on``, then for each metric ``<m> (paper)``, ``<m> (here)`` and
-    ``<m> Δ%`` = 100·(here − paper)/|paper|. Paper rows without a reproduced row keep their values and
+    ``<m> Δ%`` = 100·(here − paper)/abs(paper). Paper rows without a reproduced row keep their values and
     get ``not_reproduced`` in the ``note`` column (e.g. "not reproduced (no ImageNet data offline)").
     """
     merged = paper[on + metrics].merge(reproduced[on + metrics], on=on, how="left", suffixes=(" (paper)", " (here)"),
@@ -80,7 +80,7 @@ class Claim:
 
 def claims_table(claims: list[Claim]) -> pd.DataFrame:
     """The claims as a table (columns claim, statement, paper, reproduced, verdict)."""
-    frame = pd.DataFrame([c.__dict__ for c in claims])
+    frame = pd.DataFrame([c.__dict__ for c in claims], columns=list(Claim.__dataclass_fields__))
     unknown = set(frame["verdict"]) - {HOLDS, HOLDS_QUALITATIVELY, DOES_NOT_HOLD}
     if unknown:
         raise ValueError(f"unknown verdicts {unknown}; use advlab.report.verdict()")

@@ -17,7 +17,7 @@ _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False,
                       confidence: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3,
                       binary_search_steps: int = 9, max_iterations: int = 10000,
-                      abort_early: bool = True) -> Tensor:
+                      abort_early: bool = True, return_best_const: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """C&W L2 (DDN paper Eq. 5; EAD §3.5 "C&W baseline"; chapters ddn and ead).
 
     Minimises ‖x̃ − x‖₂² + c·max(±(Z_y − max_{j≠y} Z_j) + κ, 0) over w, with x̃ = ½(tanh(atanh(2x − 1) + w) + 1),
@@ -32,6 +32,11 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
     the round ends when every sample has stopped. The reference code compares the loss summed over
     the batch, which makes a sample's result depend on its neighbours. Adam is written out with
     per-sample step counts so that a frozen sample's state stays untouched.
+
+    ``return_best_const=True`` returns ``(adv_inputs, best_const)`` instead, where ``best_const[i]`` is
+    the constant c of the round in which sample i's returned example was found (NaN if no round
+    succeeded): "the best C found by the C&W algorithm" of the DDN paper's Fig. 2 (chapter ddn).
+    The attack itself is the same; only the return value changes.
     """
     inputs, labels = validate(model, inputs, labels)
     batch = inputs.shape[0]
@@ -43,6 +48,7 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
     lower, upper = torch.zeros_like(const), torch.full_like(const, 1e10)
     best_l2 = torch.full_like(const, math.inf)
     best_adv = inputs.clone()
+    best_const = torch.full_like(const, math.nan)
 
     for outer in range(binary_search_steps):
         if binary_search_steps >= 10 and outer == binary_search_steps - 1:
@@ -67,7 +73,10 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
 
             adv = is_adversarial(logits.detach(), labels, targeted, confidence)
             round_success |= adv
-            best_l2, best_adv = keep_best(best_l2, best_adv, l2_squared.detach().sqrt(), x_adv, adv)
+            l2 = l2_squared.detach().sqrt()
+            if return_best_const:  # the same test as keep_best's, before best_l2 is updated
+                best_const = torch.where(adv & (l2 < best_l2), const, best_const)
+            best_l2, best_adv = keep_best(best_l2, best_adv, l2, x_adv, adv)
 
             if abort_early and i % check_every == 0:
                 active &= loss <= previous_loss * 0.9999
@@ -84,4 +93,4 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
             w = torch.where(view(active), w - learning_rate * update, w)
 
         const, lower, upper = update_trade_off(const, lower, upper, round_success)
-    return best_adv
+    return (best_adv, best_const) if return_best_const else best_adv

@@ -17,9 +17,9 @@ from advlab.attacks._common import (batch_view, check_label_range, check_norm, c
 def gnii_perturbation(grad: Tensor, eps: float | Tensor, p: float) -> Tensor:
     """Closed-form minimiser of (GNII): min_η L(x) + ηᵀ∇L s.t. ‖η‖_p ≤ ε (Proposition 2, Eqs. 6–7; chapter convex).
 
-    η = −ε·sign(∇L)·|∇L|^{q−1}/‖∇L‖_q^{q−1}, q = p/(p − 1), per sample: p = ∞ gives −ε·sign(∇L)
+    η = −ε·sign(∇L)·abs(∇L)^{q−1}/‖∇L‖_q^{q−1}, q = p/(p − 1), per sample: p = ∞ gives −ε·sign(∇L)
     (FGSM when L = −cross-entropy), p = 2 gives −ε·∇L/‖∇L‖₂, p = 1 moves the single coordinate of
-    largest |∂L/∂x_i|. The minimum value is L(x) − ε‖∇L‖_q.
+    largest abs(∂L/∂x_i). The minimum value is L(x) − ε‖∇L‖_q.
     """
     eps = per_sample(eps, grad, "eps")
     return -batch_view(eps, grad) * steepest_unit(grad, check_norm(p))

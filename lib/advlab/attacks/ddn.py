@@ -7,6 +7,7 @@ factor γ adapts per sample, and with α_γ = 0 the loop is DDN exactly.
 from __future__ import annotations
 
 import math
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -15,9 +16,37 @@ from advlab.attacks._common import (batch_view, ce_gradient, cosine_schedule, is
                                     quantize, validate)
 
 
+class NormUpdateStep(NamedTuple):
+    """The per-sample state of ``ddn``/``anu`` at one iteration, passed to their ``callback``.
+
+    Every field is a detached tensor of shape (N,) (``step`` excepted), owned by the caller (safe to keep).
+
+    - ``step``: the iteration k, 0 … steps − 1.
+    - ``norm``: ‖x'_k − x‖₂ of the iterate evaluated at this iteration (x'_0 = x, so 0 at k = 0).
+    - ``adversarial``: whether x'_k is adversarial (bool).
+    - ``best_norm``: the smallest norm of an adversarial iterate so far, x'_k included (``inf`` if none yet).
+    - ``gamma``: the factor γ_k used at this iteration (constant γ for DDN).
+    - ``gamma_at_bound``: whether the ANU update asked for γ_k > ``gamma_max`` and was clamped (bool;
+      always False for DDN).
+    - ``eps``: the norm ε_k chosen at this iteration, i.e. the radius the next iterate x'_{k+1} is
+      projected on (before box clipping and quantisation).
+    """
+
+    step: int
+    norm: Tensor
+    adversarial: Tensor
+    best_norm: Tensor
+    gamma: Tensor
+    gamma_at_bound: Tensor
+    eps: Tensor
+
+
+Callback = Callable[[NormUpdateStep], None]
+
+
 def ddn(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, steps: int = 100,
         gamma: float = 0.05, init_norm: float = 1.0, levels: int | None = 256,
-        generator: torch.Generator | None = None) -> Tensor:
+        generator: torch.Generator | None = None, callback: Callback | None = None) -> Tensor:
     """Decoupled Direction and Norm attack (DDN paper, Algorithm 1; chapter ddn).
 
     Each step moves δ by α_k·g/‖g‖₂ along the cross-entropy gradient (ascent untargeted, descent
@@ -33,17 +62,23 @@ def ddn(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
     code); α reaches 0.01 at the last step, as the paper says (the code stops just above); ε is capped
     at ‖max(x, 1 − x)‖₂, the largest distance inside the box (official code); a zero gradient is
     replaced by a random normal direction drawn from ``generator`` (official code).
+
+    ``callback``: if given, called once per iteration, after ε_k is chosen, with a ``NormUpdateStep``
+    (the per-sample state: iterate norm, adversarial mask, best norm so far, γ_k, ε_k); its tensors
+    are copies the callback may keep. It does not change the attack's result. ``None`` (default)
+    costs nothing.
     """
     if not 0 < gamma < 1:
         raise ValueError(f"gamma must be in (0, 1), got {gamma}")
     return _norm_update_attack(model, inputs, labels, targeted=targeted, steps=steps, gamma_init=gamma,
                                alpha_gamma=0.0, gamma_max=gamma, init_norm=init_norm, levels=levels,
-                               generator=generator)
+                               generator=generator, callback=callback)
 
 
 def anu(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, steps: int,
         gamma_init: float, alpha_gamma: float, gamma_max: float = 0.9, init_norm: float = 1.0,
-        levels: int | None = 256, generator: torch.Generator | None = None) -> Tensor:
+        levels: int | None = 256, generator: torch.Generator | None = None,
+        callback: Callback | None = None) -> Tensor:
     """Self-adaptive Norm Update attack (ANU paper, Algorithm 2; chapter anu).
 
     DDN whose factor γ is a per-sample state (steps 7–15): if the last two iterates x'_{k−1}, x'_{k−2}
@@ -62,6 +97,8 @@ def anu(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
     - Everything else is shared with ``ddn``: the ε cap, the evaluation order, and quantisation to
       ``levels`` (Algorithm 2 does not quantise; ``levels=None`` reproduces its listing, the default
       256 keeps ANU comparable with DDN).
+
+    ``callback``: as for ``ddn``; ``NormUpdateStep.gamma_at_bound`` shows where the bound was active.
     """
     if not 0 < gamma_init <= gamma_max < 1:
         raise ValueError(f"need 0 < gamma_init <= gamma_max < 1, got {gamma_init} and {gamma_max}")
@@ -69,13 +106,14 @@ def anu(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
         raise ValueError(f"alpha_gamma must be in [0, 1), got {alpha_gamma}")
     return _norm_update_attack(model, inputs, labels, targeted=targeted, steps=steps, gamma_init=gamma_init,
                                alpha_gamma=alpha_gamma, gamma_max=gamma_max, init_norm=init_norm, levels=levels,
-                               generator=generator)
+                               generator=generator, callback=callback)
 
 
 @torch.enable_grad()
 def _norm_update_attack(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool, steps: int,
                         gamma_init: float, alpha_gamma: float, gamma_max: float, init_norm: float,
-                        levels: int | None, generator: torch.Generator | None) -> Tensor:
+                        levels: int | None, generator: torch.Generator | None,
+                        callback: Callback | None = None) -> Tensor:
     """The loop shared by DDN and ANU (see their docstrings)."""
     inputs, labels = validate(model, inputs, labels)
     if levels is not None and levels < 2:
@@ -97,7 +135,8 @@ def _norm_update_attack(model: nn.Module, inputs: Tensor, labels: Tensor, *, tar
         logits, grad = ce_gradient(model, x_adv, labels, first=k == 0)
         adv = is_adversarial(logits, labels, targeted)
         delta = x_adv - inputs
-        best_norm, best_adv = keep_best(best_norm, best_adv, lp_norms(delta, 2), x_adv, adv)
+        norm = lp_norms(delta, 2)
+        best_norm, best_adv = keep_best(best_norm, best_adv, norm, x_adv, adv)
 
         grad_norm = lp_norms(grad, 2)
         if (zero := grad_norm == 0).any():
@@ -107,10 +146,14 @@ def _norm_update_attack(model: nn.Module, inputs: Tensor, labels: Tensor, *, tar
         delta = delta + (ascent * alphas[k]) * grad / batch_view(grad_norm, grad)
 
         same_status = adv == previous_adv
-        gamma = torch.where(same_status, gamma * (1 + alpha_gammas[k]), gamma * (1 - alpha_gammas[k]))
-        gamma = gamma.clamp(max=gamma_max)
+        unbounded = torch.where(same_status, gamma * (1 + alpha_gammas[k]), gamma * (1 - alpha_gammas[k]))
+        gamma = unbounded.clamp(max=gamma_max)
         previous_adv = adv
         eps = torch.minimum(torch.where(adv, eps * (1 - gamma), eps * (1 + gamma)), worst_norm)
+        if callback is not None:
+            callback(NormUpdateStep(step=k, norm=norm.detach().clone(), adversarial=adv.detach().clone(),
+                                    best_norm=best_norm.detach().clone(), gamma=gamma.detach().clone(),
+                                    gamma_at_bound=(unbounded > gamma_max).detach(), eps=eps.detach().clone()))
 
         delta = delta * batch_view(eps / lp_norms(delta, 2).clamp_min(1e-30), delta)
         x_adv = quantize((inputs + delta).clamp(0, 1), levels)

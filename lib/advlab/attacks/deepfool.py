@@ -17,7 +17,7 @@ def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool
 
     Each step linearises the margins f_l − f_k (k = label) of the ``candidates`` classes with the
     highest clean logits (10 in DeepFool's and CleverHans's code; None = all classes), picks
-    l̂ = argmin |f_l − f_k| / ‖∇f_l − ∇f_k‖_q and adds the Eq. 8 step ``linearized_boundary_step``
+    l̂ = argmin abs(f_l − f_k) / ‖∇f_l − ∇f_k‖_q and adds the Eq. 8 step ``linearized_boundary_step``
     for L = f_k − f_l̂ + 10⁻⁴ (the original code's 10⁻⁴) to the total r. The iterate is
     clip(x + (1 + overshoot)·r, 0, 1) (overshoot on the total, as in the original code; the convex
     paper's code applies it to each step). A sample stops, and keeps its iterate, as soon as it is
