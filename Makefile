@@ -6,6 +6,7 @@ LOCK_HASH := $(shell sha256sum requirements.lock | cut -c1-12)
 VENV ?= $(HOME)/.cache/advlab/venv-$(LOCK_HASH)
 BIN := $(VENV)/bin
 PROFILE ?= quick
+FORCE_FLAG := $(if $(FORCE),--force)
 SHARED_DATA := $(abspath ../shared/data)
 export ADVLAB_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA))
 export OMP_WAIT_POLICY := PASSIVE
@@ -28,11 +29,11 @@ test: env
 	$(BIN)/python -m pytest
 
 book: env
-	$(BIN)/advlab book --profile $(PROFILE)
+	$(BIN)/advlab book --profile $(PROFILE) $(FORCE_FLAG)
 
-# make run NB=ddn PROFILE=full
+# make run NB=ddn PROFILE=full; FORCE=1 reruns notebooks whose inputs are unchanged
 run: env
-	$(BIN)/advlab run $(NB) --profile $(PROFILE)
+	$(BIN)/advlab run $(NB) --profile $(PROFILE) $(FORCE_FLAG)
 
 clean:
 	rm -rf _build book/chapters

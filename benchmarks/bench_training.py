@@ -1,7 +1,7 @@
 """DDN-AT vs ANU-AT training time in the same conditions (ANU paper §5.3: about 20 % less).
 
 Runs the zoo's quick recipes of ``mnist-smallcnn-ddn-at`` (DDN-100) and ``mnist-smallcnn-anu-at``
-(ANU-70) through the one training loop (``advlab.zoo.training.fit``) on the same few batches,
+(ANU-70) through the one training loop (``advlab.training.fit``) on the same few batches,
 interleaved (DDN, ANU, DDN, ANU, …) so that machine load affects both alike, and prints the median
 seconds per batch and their ratio.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from advlab import data, zoo
-from advlab.zoo.training import fit
+from advlab.training import fit
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import torch
 import advlab
 from advlab import data, zoo
 from advlab.results import Results, results_dir as default_results_dir
-from advlab.zoo.training import accuracy
+from advlab.evaluate import accuracy
 
 results = Results(results_dir or default_results_dir("intro", profile))
 print(f"advlab {advlab.__version__}, torch {torch.__version__}, profile {profile!r}")
@@ -93,7 +93,7 @@ for row in zoo_table.itertuples():
     if entry.dataset not in test_sets:
         test_sets[entry.dataset] = data.first_test_images(entry.dataset, accuracy_images)
     test = test_sets[entry.dataset]
-    remeasured.append(round(accuracy(zoo.load(row.model, row.recipe), test.images, test.labels), 2))
+    remeasured.append(round(100 * accuracy(zoo.load(row.model, row.recipe), test.images, test.labels), 2))
 zoo_table.insert(zoo_table.columns.get_loc("test accuracy (%)") + 1,
                  f"re-measured on {accuracy_images} images (%)", remeasured)
 zoo_table = zoo_table.rename(columns={"test accuracy (%)": "recorded test accuracy (%)"})

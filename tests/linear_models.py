@@ -163,9 +163,9 @@ def ratios(model: LinearModel, inputs: Tensor, adv: Tensor, labels: Tensor, p: f
 SMALL_BUDGET = {
     "ddn-100": (partial(ddn, steps=100), 2, False),
     "anu-100": (partial(anu, steps=100, gamma_init=0.4, alpha_gamma=0.15), 2, False),
-    "cw-5x100": (partial(carlini_wagner_l2, binary_search_steps=5, max_iterations=100, learning_rate=0.05,
+    "cw-5x100": (partial(carlini_wagner_l2, search_steps=5, steps=100, learning_rate=0.05,
                          initial_const=0.1), 2, False),
-    "ead-5x100": (partial(ead, binary_search_steps=5, max_iterations=100, learning_rate=0.05, initial_const=0.1),
+    "ead-5x100": (partial(ead, search_steps=5, steps=100, learning_rate=0.05, initial_const=0.1),
                   2, False),
     "deepfool-l2": (partial(deepfool, norm=2), 2, True),
     "deepfool-linf": (partial(deepfool, norm=INF), INF, True),
@@ -178,5 +178,5 @@ SMALL_BUDGET = {
     "pgd-l2-bisection": (partial(min_eps_search, attack=partial(pgd, norm=2, steps=10, random_init=False),
                                  eps_max=2.0), 2, False),
     "alg1-bisection": (partial(min_eps_search, attack=alg1, eps_max=1.0), INF, True),
-    "alg1_5-bisection": (partial(min_eps_search, attack=partial(alg1_n, n=5), eps_max=1.0), INF, True),
+    "alg1_5-bisection": (partial(min_eps_search, attack=partial(alg1_n, steps=5), eps_max=1.0), INF, True),
 }

@@ -17,9 +17,9 @@ from linear_models import INF, make_inputs, make_model
 ATTACKS = {
     "ddn": partial(ddn, steps=20),
     "anu": partial(anu, steps=20, gamma_init=0.4, alpha_gamma=0.15),
-    "cw": partial(carlini_wagner_l2, binary_search_steps=3, max_iterations=200, learning_rate=0.05,
+    "cw": partial(carlini_wagner_l2, search_steps=3, steps=200, learning_rate=0.05,
                   initial_const=0.1),
-    "ead": partial(ead, binary_search_steps=3, max_iterations=40, learning_rate=0.05, initial_const=0.1),
+    "ead": partial(ead, search_steps=3, steps=40, learning_rate=0.05, initial_const=0.1),
     "fgm-l1": partial(fgm, eps=2.0, norm=1),
     "fgm-l2": partial(fgm, eps=0.5, norm=2),
     "fgm-linf": partial(fgm, eps=0.1, norm=INF),
@@ -31,7 +31,7 @@ ATTACKS = {
     "deepfool-l2": partial(deepfool, norm=2, steps=10),
     "deepfool-linf": partial(deepfool, norm=INF, steps=10),
     "alg1": partial(alg1, eps=0.1),
-    "alg1_n": partial(alg1_n, eps=0.1, n=3),
+    "alg1_n": partial(alg1_n, eps=0.1, steps=3),
     "alg2": partial(alg2, eps=0.1),
     "min_eps_search": partial(min_eps_search, attack=partial(ifgm, norm=INF, steps=5), eps_max=1.0, search_steps=4),
 }
@@ -90,9 +90,9 @@ def test_outputs_in_box_and_inputs_untouched(case):
 ZERO_STEPS = {
     "ddn": partial(ddn, steps=0),
     "anu": partial(anu, steps=0, gamma_init=0.4, alpha_gamma=0.15),
-    "cw (no search step)": partial(carlini_wagner_l2, binary_search_steps=0),
-    "cw (no iteration)": partial(carlini_wagner_l2, max_iterations=0),
-    "ead (no iteration)": partial(ead, max_iterations=0),
+    "cw (no search step)": partial(carlini_wagner_l2, search_steps=0),
+    "cw (no iteration)": partial(carlini_wagner_l2, steps=0),
+    "ead (no iteration)": partial(ead, steps=0),
     "ifgm": partial(ifgm, eps=0.5, norm=2, steps=0),
     "pgd": partial(pgd, eps=0.5, norm=2, steps=0, random_init=False),
     "deepfool": partial(deepfool, steps=0),
@@ -223,7 +223,7 @@ def test_anu_gamma_bound_keeps_the_attack_working():
 def test_ead_rules_come_from_one_run():
     """``ead_rules`` gives both decision rules from one run, identical to two separate ``ead`` runs."""
     model, inputs, labels = setup(shape=(3, 7, 7))
-    kwargs = dict(beta=1e-2, binary_search_steps=3, max_iterations=60, learning_rate=0.05, initial_const=0.1)
+    kwargs = dict(beta=1e-2, search_steps=3, steps=60, learning_rate=0.05, initial_const=0.1)
     both = ead_rules(model, inputs, labels, **kwargs)
     for rule in ("EN", "L1"):
         assert torch.equal(both[rule], ead(model, inputs, labels, decision_rule=rule, **kwargs))
@@ -237,12 +237,42 @@ def test_cw_binary_search_searches():
     """A constant far too small fails in one round (Adam's first steps still reach the nearest samples);
     the per-sample search (×10 per failed round, then bisection) makes every sample succeed."""
     model, inputs, labels = setup()
-    kwargs = dict(max_iterations=100, learning_rate=0.05, initial_const=1e-6)
-    one_round = carlini_wagner_l2(model, inputs, labels, binary_search_steps=1, **kwargs)
+    kwargs = dict(steps=100, learning_rate=0.05, initial_const=1e-6)
+    one_round = carlini_wagner_l2(model, inputs, labels, search_steps=1, **kwargs)
     with torch.no_grad():  # attacks compute their gradients even under no_grad
-        nine_rounds = carlini_wagner_l2(model, inputs, labels, binary_search_steps=9, **kwargs)
+        nine_rounds = carlini_wagner_l2(model, inputs, labels, search_steps=9, **kwargs)
         assert (model(one_round).argmax(1) != labels).float().mean() <= 0.25
         assert (model(nine_rounds).argmax(1) != labels).all()
+
+
+def test_cw_callback_reports_each_round_and_the_constant_of_the_returned_example():
+    """The per-round ``callback`` leaves the attack unchanged. Each round reports the constant it used
+    (×10 after a failed round, lower after a successful one) and, per sample, the best L2 so far and
+    the constant of the round that found it: after the last round, DDN Fig. 2's "best C" (NaN on failure)."""
+    model, inputs, labels = setup(count=4)
+    kwargs = dict(search_steps=4, steps=50, learning_rate=0.05, initial_const=0.01)
+    rounds = []
+    adv = carlini_wagner_l2(model, inputs, labels, callback=rounds.append, **kwargs)
+    torch.testing.assert_close(adv, carlini_wagner_l2(model, inputs, labels, **kwargs), rtol=0, atol=0)
+    assert [r.search_step for r in rounds] == [0, 1, 2, 3]
+    assert all(set(r.best_const) == set(r.best_distance) == {"L2"} for r in rounds)
+    assert (rounds[0].const == 0.01).all()
+    for before, after in zip(rounds, rounds[1:]):
+        assert torch.equal(after.const < before.const, before.success)
+        assert (after.best_distance["L2"] <= before.best_distance["L2"]).all()
+    with torch.no_grad():
+        success = model(adv).argmax(1) != labels
+    assert success.any() and rounds[-1].success.any()
+    best_const, best_l2 = rounds[-1].best_const["L2"], rounds[-1].best_distance["L2"]
+    assert torch.isnan(best_const[~success]).all() and torch.isinf(best_l2[~success]).all()
+    torch.testing.assert_close(best_l2[success], (adv - inputs).flatten(1).norm(dim=1)[success])
+    for sample in success.nonzero().squeeze(1).tolist():
+        found = next(r for r in rounds if r.best_distance["L2"][sample] == best_l2[sample])  # the round that found it
+        assert found.success[sample] and best_const[sample] == found.const[sample]
+    failed = []
+    carlini_wagner_l2(model, inputs, labels, callback=failed.append,
+                      **{**kwargs, "search_steps": 1, "initial_const": 1e-9, "steps": 1})
+    assert len(failed) == 1 and torch.isnan(failed[0].best_const["L2"]).all()
 
 
 def reference_ead(model, x0, label, *, beta, const, steps, lr, rounds):
@@ -279,7 +309,7 @@ def test_ead_matches_a_reference_written_from_the_paper():
     """Square-root step decay, threshold β, momentum k/(k+3), box clipping, search on c: all as in the paper."""
     model, inputs, labels = setup(count=3)
     kwargs = dict(beta=0.01, steps=30, lr=0.05, rounds=3)
-    adv = ead(model, inputs, labels, beta=0.01, max_iterations=30, learning_rate=0.05, initial_const=0.1,
-              binary_search_steps=3)
+    adv = ead(model, inputs, labels, beta=0.01, steps=30, learning_rate=0.05, initial_const=0.1,
+              search_steps=3)
     expected = torch.stack([reference_ead(model, x, int(y), const=0.1, **kwargs) for x, y in zip(inputs, labels)])
     torch.testing.assert_close(adv, expected, rtol=0, atol=1e-6)

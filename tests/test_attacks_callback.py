@@ -1,4 +1,5 @@
-"""The per-iteration ``callback`` of ``ddn`` / ``anu``: what it reports, and that it changes nothing."""
+"""The ``callback`` of ``ddn`` / ``anu`` (per iteration) and ``ead`` / ``ead_rules`` (per search round):
+what it reports, and that it changes nothing. C&W's is tested with the attack in test_attacks.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import torch
 
-from advlab.attacks import anu, ddn
+from advlab.attacks import anu, ddn, ead, ead_rules
 from advlab.attacks._common import cosine_schedule
 from advlab.attacks.ddn import NormUpdateStep
 from linear_models import make_inputs, make_model
@@ -77,3 +78,33 @@ def test_ddn_callback_has_constant_gamma_and_anu_zero_alpha_is_ddn():
     for a, b in zip(steps_ddn, steps_anu):
         assert all(torch.equal(x, y) for x, y in zip(a[1:], b[1:]))
         assert (a.gamma == 0.05).all() and not a.gamma_at_bound.any()
+
+
+def test_ead_callback_reports_each_rule_and_changes_nothing():
+    """One state per round with the round's constant, and per decision rule the best distance so far and
+    the constant of the round that found it; after the last round they describe the returned examples."""
+    model, inputs, labels = setup()
+    beta, kwargs = 1e-2, dict(search_steps=3, steps=30, learning_rate=0.05, initial_const=0.1)
+    rounds = []
+    both = ead_rules(model, inputs, labels, beta=beta, callback=rounds.append, **kwargs)
+    plain = ead_rules(model, inputs, labels, beta=beta, **kwargs)
+    assert all(torch.equal(both[rule], plain[rule]) for rule in plain)
+    assert [r.search_step for r in rounds] == [0, 1, 2] and (rounds[0].const == 0.1).all()
+    for before, after in zip(rounds, rounds[1:]):
+        assert torch.equal(after.const < before.const, before.success)
+    last = rounds[-1]
+    assert set(last.best_distance) == set(last.best_const) == {"EN", "L1"}
+    for rule, adv in both.items():
+        delta = (adv - inputs).flatten(1)
+        l1 = delta.abs().sum(1)
+        distance = l1 if rule == "L1" else beta * l1 + delta.square().sum(1)
+        found = torch.isfinite(last.best_distance[rule])
+        assert found.any() and torch.equal(found, torch.isfinite(last.best_const[rule]))
+        torch.testing.assert_close(last.best_distance[rule][found], distance[found])
+        used = torch.stack([r.const for r in rounds]) == last.best_const[rule]  # one of the sample's own constants
+        assert used.any(0)[found].all()
+    single = []
+    assert torch.equal(ead(model, inputs, labels, beta=beta, decision_rule="L1", callback=single.append, **kwargs),
+                       both["L1"])
+    assert [set(r.best_const) for r in single] == [{"L1"}] * 3
+    torch.testing.assert_close(single[-1].best_const["L1"], last.best_const["L1"], rtol=0, atol=0, equal_nan=True)

@@ -104,8 +104,8 @@ def test_alg1_n_stays_in_the_ball():
     model = small_mlp()
     inputs = torch.rand(6, 3, 4, generator=torch.Generator().manual_seed(2))
     labels = torch.tensor([0, 1, 2, 3, 0, 1])
-    assert torch.equal(alg1_n(model, inputs, labels, eps=0.1, n=1), alg1(model, inputs, labels, eps=0.1))
-    adv = alg1_n(model, inputs, labels, eps=0.1, n=5)
+    assert torch.equal(alg1_n(model, inputs, labels, eps=0.1, steps=1), alg1(model, inputs, labels, eps=0.1))
+    adv = alg1_n(model, inputs, labels, eps=0.1, steps=5)
     assert (adv - inputs).abs().max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
     assert not torch.equal(adv, alg1(model, inputs, labels, eps=0.1))
 

@@ -78,7 +78,7 @@ def test_large_budget_confident_model():
     with torch.no_grad():
         assert model(inputs).softmax(1).topk(2).values.sum(1).min() > 0.999
     for attack in (partial(ddn, steps=1000, levels=None),
-                   partial(carlini_wagner_l2, binary_search_steps=9, max_iterations=1000)):
+                   partial(carlini_wagner_l2, search_steps=9, steps=1000)):
         adv = attack(model, inputs, labels)
         with torch.no_grad():
             assert (model(adv).argmax(1) != labels).all()
@@ -98,7 +98,7 @@ def test_low_confidence_model_biases_ddn_not_margin_attacks():
     ddn_ratios = [ratios(model, inputs, ddn(model, inputs, labels, steps=steps, levels=None), labels, 2).mean()
                   for steps in (100, 1000)]
     assert min(ddn_ratios) >= 1.15 and abs(ddn_ratios[0] - ddn_ratios[1]) < 0.02, ddn_ratios
-    for attack in (partial(carlini_wagner_l2, binary_search_steps=9, max_iterations=1000),
+    for attack in (partial(carlini_wagner_l2, search_steps=9, steps=1000),
                    partial(deepfool, overshoot=0.0)):
         adv = attack(model, inputs, labels)
         assert ratios(model, inputs, adv, labels, 2).mean() <= 1.05
@@ -111,7 +111,7 @@ def test_ead_l1_rule_approaches_the_l1_optimum_as_beta_grows():
     optima differ: the L1 optimum moves the few coordinates with large weights.
     """
     model, inputs, labels, optima = problem((3, 7, 7), False, scale=10.0, seed=5, spread=30.0)
-    budget = dict(binary_search_steps=5, max_iterations=200)
+    budget = dict(search_steps=5, steps=200)
     cw = carlini_wagner_l2(model, inputs, labels, **budget)
     cw_ratio = ratios(model, inputs, cw, labels, 1).mean()
     l1_ratios = []

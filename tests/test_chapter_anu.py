@@ -1,121 +1,179 @@
-"""The ANU chapter runs end to end (smoke profile) and saves the tables, figures and claim verdicts it promises."""
+"""The ANU chapter (smoke profile, run once per session by ``smoke_book``): every table and figure it
+promises, the paper's rows beside finite reproduced values with their 95 % intervals, the ablation, the
+second model and "Why our numbers differ", every claim ANU-C1..C10 once with a verdict, a rule and n,
+``run.json``, and the notebook's size."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
+import jupytext
 import numpy as np
 import pandas as pd
 import pytest
 
-from advlab import pipeline, zoo
-from advlab.report import DOES_NOT_HOLD, HOLDS, HOLDS_QUALITATIVELY
-from advlab.results import results_dir
+from advlab import pipeline, project_root
+from advlab.chapter.claims import NOT_TESTED, VERDICTS
 
 NO_IMAGENET = "not reproduced (no ImageNet data offline)"
 CLAIMS = [f"ANU-C{i}" for i in range(1, 11)]
-
-
-TRAINED: set[str] = set()  # the zoo models present when the chapter ran (some are trained in the background)
+BASE = {"MNIST": "mnist-smallcnn", "CIFAR-10": "cifar10-cnn"}
+TABLES = ["base_models", "anu_alpha0_is_ddn", "fig3_summary", "fig4_summary", "table1_untargeted", "table1_paired",
+          "table2_targeted", "table2_paired", "gamma_bound", "timing_reduced_budgets", "adversarial_training",
+          "fig5_robust_accuracy", "ablation", "second_model", "why_headroom", "why_gamma_collapse", "claims"]
+FIGURES = ["idea_linear_toy", "fig3_one_image", "fig4_mean_norm", "fig5_robustness", "fig6_examples_mnist"]
+CODE_LINES_BEFORE = 711  # non-blank, non-comment code lines of notebooks/anu.py before the chapter kit
 
 
 @pytest.fixture(scope="module")
-def chapter(tmp_path_factory):
-    """Run the chapter once with the smoke profile into a temporary root; return its results folder."""
-    TRAINED.update(name for name in zoo.ENTRIES if zoo.checkpoint_path(name).exists()
-                   and zoo.checkpoint_path(name).with_suffix(".json").exists())
-    root = tmp_path_factory.mktemp("anu")
-    executed = pipeline.run("anu", "smoke", root=root, progress=False)
-    assert executed.exists()
-    return results_dir("anu", "smoke", root)
+def run(smoke_book):
+    return smoke_book.chapter("anu")
 
 
-def read(folder, name: str) -> pd.DataFrame:
-    frame = pd.read_csv(folder / f"{name}.csv")
-    if "note" in frame:  # an empty note is read as NaN
-        frame["note"] = frame.note.astype(object).where(frame.note.notna(), "")
-    return frame
+def read(run, name: str) -> pd.DataFrame:
+    return pd.read_csv(run.results / f"{name}.csv")
 
 
-def trained(name: str) -> bool:
-    return name in TRAINED
+def reproduced(run, dataset: str) -> bool:
+    return BASE[dataset] in run.trained
 
 
-@pytest.mark.parametrize("table", ["table1_untargeted", "table2_targeted"])
-def test_attack_tables_compare_paper_and_reproduced(chapter, table):
-    frame = read(chapter, table)
-    metrics = ["success_pct", "mean_l2", "median_l2", "time_rel"]
-    expected = ["dataset", "attack", "budget"] + [f"{m} {kind}" for m in metrics for kind in ("(paper)", "(here)", "Δ%")]
-    assert list(frame.columns[:len(expected)]) == expected
-    assert {"time_s (paper: 1000 images, GPU)", "time_s (here)", "note"} <= set(frame.columns)
-    assert len(frame) == 36  # every row of the paper's table, reproduced or not
-    imagenet = frame.dataset == "ImageNet"
-    assert (frame.note[imagenet] == NO_IMAGENET).all() and frame["mean_l2 (here)"][imagenet].isna().all()
+def assert_intervals(frame: pd.DataFrame, metric: str) -> None:
+    """Where ``metric`` has an interval, low ≤ value ≤ high (values and bounds finite)."""
+    if f"{metric} low" not in frame:
+        return
+    rows = frame[frame[f"{metric} low"].notna()]
+    for column in (metric, f"{metric} low", f"{metric} high"):
+        assert np.isfinite(rows[column].astype(float)).all(), column
+    assert (rows[f"{metric} low"] <= rows[metric] + 1e-9).all() and (rows[metric] <= rows[f"{metric} high"] + 1e-9).all(), metric
+
+
+def test_every_table_and_figure_is_written(run):
+    for name in TABLES:
+        assert (run.results / f"{name}.csv").stat().st_size > 0, name
+    for name in FIGURES + (["fig6_examples_cifar10"] if reproduced(run, "CIFAR-10") else []):
+        assert (run.results / f"{name}.png").stat().st_size > 5000, name
+
+
+@pytest.mark.parametrize("table, rows", [("table1_untargeted", 36), ("table2_targeted", 36)])
+def test_attack_tables_have_the_papers_rows_and_finite_reproduced_values(run, table, rows):
+    frame = read(run, table)
+    assert len(frame) == rows  # every row of the paper's table, reproduced or not
+    assert list(frame.columns[:3]) == ["dataset", "attack", "budget"]
+    assert (frame.note[frame.dataset == "ImageNet"] == NO_IMAGENET).all()
+    assert frame["mean_l2 (here)"][frame.dataset == "ImageNet"].isna().all()
     here = frame[frame["mean_l2 (here)"].notna()]
-    if trained("mnist-smallcnn"):  # the smoke profile runs budgets 50/70/100 (and 85 targeted) on MNIST
-        assert {"DDN", "ANU"} <= set(here.attack[here.dataset == "MNIST"])
-    for column in ["mean_l2 (here)", "mean_l2 Δ%", "median_l2 (here)", "time_rel (here)", "time_s (here)"]:
-        assert np.isfinite(here[column].astype(float)).all(), column
-    assert ((here["success_pct (here)"] >= 0) & (here["success_pct (here)"] <= 100)).all()
-    assert (here.note == "").all()
-    # the compared Δ% is the relative difference of the two printed values
-    delta = 100 * (here["mean_l2 (here)"] - here["mean_l2 (paper)"]) / here["mean_l2 (paper)"].abs()
-    np.testing.assert_allclose(here["mean_l2 Δ%"], delta.round(1), atol=0.051)
+    params = pipeline.parameters("anu", "smoke")
+    budgets = params["budgets" if table == "table1_untargeted" else "targeted_budgets"]
+    for dataset, key in (("MNIST", "mnist"), ("CIFAR-10", "cifar10")):
+        if reproduced(run, dataset):
+            ran = here[here.dataset == dataset]
+            assert sorted(set(ran.budget)) == sorted(budgets[key]) and set(ran.attack) == {"DDN", "ANU"}
+    for metric in ("success_pct", "mean_l2", "median_l2"):
+        assert np.isfinite(here[f"{metric} (here)"]).all(), metric
+        assert_intervals(here.rename(columns={f"{metric} (here)": metric}), metric)
+    assert np.isfinite(here["mean_l2 (paper)"]).all() and np.isfinite(here["seconds vs DDN-100 (here)"]).all()
+    assert (here["seconds vs DDN-100 (here)"][(here.attack == "DDN") & (here.budget == 100)] == 1).all()
+    assert (here.gradients == here.budget).all()  # one gradient per iteration, exactly
+    assert here.n.gt(0).all()
+    np.testing.assert_allclose(here["mean_l2 Δ%"], (100 * (here["mean_l2 (here)"] - here["mean_l2 (paper)"])
+                                                    / here["mean_l2 (paper)"]).round(1), atol=0.051)
 
 
-def test_every_claim_has_a_computed_verdict(chapter):
-    claims = read(chapter, "claims")
-    assert list(claims.columns) == ["claim", "statement", "paper", "reproduced", "verdict"]
-    assert list(claims.claim) == CLAIMS
-    assert set(claims.verdict) <= {HOLDS, HOLDS_QUALITATIVELY, DOES_NOT_HOLD}
-    assert claims.reproduced.str.len().gt(0).all()
-    if trained("mnist-smallcnn"):  # ANU with α_γ = 0 is DDN bit for bit
-        assert claims.set_index("claim").verdict["ANU-C6"] == HOLDS
+def test_paired_comparisons_carry_the_papers_change(run):
+    t1 = read(run, "table1_paired")
+    if reproduced(run, "MNIST"):
+        mnist = t1[t1.dataset == "MNIST"].set_index("comparison")
+        assert {"ANU-50 vs DDN-50", "ANU-70 vs DDN-100", "DDN-50 vs DDN-100"} <= set(mnist.index)
+        assert mnist.loc["DDN-50 vs DDN-100", "mean_l2 change_pct (paper)"] == pytest.approx(100 * (1.5095 / 1.4470 - 1))
+        assert mnist.loc["ANU-50 vs DDN-50", "mean_l2 change_pct (paper)"] == pytest.approx(100 * (1.4572 / 1.5095 - 1))
+    for frame in (t1, read(run, "table2_paired"), read(run, "second_model")):
+        for metric in ("mean_l2 change_pct", "median_l2 change_pct"):
+            assert np.isfinite(frame[metric]).all()
+            assert_intervals(frame, metric)
+    assert list(read(run, "second_model").comparison) == ["ANU-50 vs DDN-50", "ANU-70 vs DDN-100", "ANU-100 vs DDN-100",
+                                                          "DDN-50 vs DDN-100"]
 
 
-def test_gamma_bound_and_figures(chapter):
-    for setting in ("untargeted", "targeted"):
-        if not trained("mnist-smallcnn"):
-            break
-        bound = read(chapter, f"gamma_bound_{setting}")
-        assert {"dataset", "budget", "samples hitting the bound (%)", "iterations at the bound (% of all)"} <= set(bound.columns)
-        assert ((bound["samples hitting the bound (%)"] >= 0) & (bound["samples hitting the bound (%)"] <= 100)).all()
-    figures = {"idea_linear_toy", "fig5_robustness"}
-    if trained("mnist-smallcnn"):
-        figures |= {"fig3_one_image", "fig4_mean_norm", "fig6_examples_mnist"}
-        fig3 = read(chapter, "fig3_summary")
-        assert list(fig3.attack) == ["DDN", "ANU"]
-        assert all(math.isfinite(v) for v in fig3["final best L2"])
-    for name in figures:
-        assert (chapter / f"{name}.png").stat().st_size > 1000, name
+def test_anu_without_alpha_gamma_is_ddn_bit_for_bit(run):
+    frame = read(run, "anu_alpha0_is_ddn")
+    assert set(frame.targeted) == {True, False}
+    assert (frame["max |ANU − DDN|"] == 0).all() and (frame.images > 0).all()
 
 
-def test_adversarial_training_tables(chapter):
-    at = read(chapter, "adversarial_training")
-    assert list(at.internal_attack) == ["ANU-70", "DDN-100", "ANU-80", "DDN-100"]
-    assert {"clean_acc_pct (paper)", "clean_acc_pct (here)", "clean_acc_pct Δ%", "note"} <= set(at.columns)
-    for model, accuracy, note in zip(at["model here"], at["clean_acc_pct (here)"], at.note):
-        if trained(model):
-            assert math.isfinite(accuracy) and 0 < accuracy <= 100
-        else:
-            assert math.isnan(accuracy) and note == f"model {model} not trained yet"
-    ratio = read(chapter, "training_time_ratio")
-    assert list(ratio.dataset) == ["MNIST", "CIFAR-10"]
-    np.testing.assert_allclose(ratio["anu_over_ddn_time (paper)"], [3857.8 / 4840.4, 36.1 / 44.2], rtol=1e-9)
-    measured = ratio[ratio["anu_over_ddn_time (here)"].notna()]
-    assert ((measured["anu_over_ddn_time (here)"] > 0) & (measured["anu_over_ddn_time (here)"] < 5)).all()
-    if trained("mnist-smallcnn"):
-        assert "MNIST" in set(measured.dataset)
+def test_convergence_gamma_bound_ablation_and_why(run):
+    fig4 = read(run, "fig4_summary")
+    assert list(fig4.attack) == ["DDN", "ANU", "ANU − DDN (per image)"]
+    assert_intervals(fig4, "first adversarial iteration")
+    bound = read(run, "gamma_bound")
+    assert {"untargeted", "targeted"} == set(bound.setting)
+    assert bound["samples hitting the bound pct"].between(0, 100).all()
+    ablation = read(run, "ablation").set_index("variant")
+    assert len(ablation) == 5 and ablation["change vs default_pct"].iloc[0] == 0
+    assert "Algorithm 2 as printed (all three)" in ablation.index
+    assert_intervals(ablation.reset_index(), "change vs DDN_pct")
+    headroom = read(run, "why_headroom")
+    assert {"DDN-50 vs DDN-100 mean_l2 change_pct", "share of that gap ANU-50 recovers_pct",
+            "paper: DDN-50 vs DDN-100 (%)"} <= set(headroom.columns)
+    assert headroom.set_index("model").loc["mnist-smallcnn", "paper: DDN-50 vs DDN-100 (%)"] == pytest.approx(4.319, abs=1e-3)
+    collapse = read(run, "why_gamma_collapse")
+    assert collapse["final gamma median"].between(0, 0.9).all() and (collapse["boundary crossings per image"] >= 0).all()
 
 
-def test_same_conditions_timing_table(chapter):
-    timing = read(chapter, "timing_reduced_budgets")
-    assert list(timing.columns) == ["dataset", "setting", "attack", "budget", "time_rel (paper)", "time_rel (here)",
-                                    "time_rel Δ%", "note", "time_s (here, median)"]
+def test_timing_and_adversarial_training(run):
+    timing = read(run, "timing_reduced_budgets")
     assert len(timing) == 18  # 3 datasets × 2 settings × (DDN-100, ANU-reduced, ANU-100)
-    assert (timing.note[timing.dataset == "ImageNet"] == NO_IMAGENET).all()
-    measured = timing[timing["time_rel (here)"].notna()]
-    assert (measured["time_s (here, median)"] > 0).all()
-    assert (measured["time_rel (here)"][measured.attack == "DDN"] == 1).all()
-    if trained("mnist-smallcnn"):
-        assert set(measured.dataset) >= {"MNIST"}
+    measured = timing[timing["seconds vs DDN-100 (here)"].notna()]
+    assert (measured.seconds > 0).all() and (measured["seconds vs DDN-100 (here)"] > 0).all()
+    assert_intervals(measured.rename(columns={"seconds vs DDN-100 (here)": "seconds vs DDN-100"}), "seconds vs DDN-100")
+    at = read(run, "adversarial_training")
+    at = at.set_index(["dataset", "internal_attack"]).sort_index()
+    assert list(at.index) == [("CIFAR-10", "ANU-80"), ("CIFAR-10", "DDN-100"), ("MNIST", "ANU-70"), ("MNIST", "DDN-100")]
+    np.testing.assert_allclose(at["seconds vs DDN-100 (paper)"], [36.1 / 44.2, 1, 3857.8 / 4840.4, 1])
+    trained = at[at["clean_acc_pct (here)"].notna()]
+    assert trained["clean_acc_pct (here)"].between(0, 100).all()
+    assert_intervals(trained.rename(columns={"clean_acc_pct (here)": "clean_acc_pct"}), "clean_acc_pct")
+    robust = read(run, "fig5_robust_accuracy")
+    assert robust.accuracy_pct.between(0, 100).all()
+    assert_intervals(robust, "accuracy_pct")
+
+
+def test_every_claim_once_with_a_verdict_a_rule_n_and_its_section(run):
+    claims = read(run, "claims")
+    assert list(claims.claim) == CLAIMS
+    assert set(claims.verdict) <= set(VERDICTS)
+    headings = set(re.findall(r"^# ## (.+)$", (project_root() / "notebooks" / "anu.py").read_text(), re.M))
+    judged = claims[claims.verdict != NOT_TESTED]
+    assert judged.rule.str.len().gt(0).all() and judged.n.gt(0).all() and judged.here.str.contains(r"\(n = \d+\)").all()
+    assert set(claims.section.dropna()) <= headings
+    if reproduced(run, "MNIST"):
+        assert set(judged.claim) == set(CLAIMS)  # nothing here is ImageNet-only
+        assert claims.set_index("claim").verdict["ANU-C6"] == "holds"
+    assert claims.caveat.fillna("").str.contains("ImageNet").sum() >= 5  # C1–C5 name their untested ImageNet part
+    assert claims.samples_to_resolve[claims.verdict != "inconclusive at this scale"].isna().all()
+
+
+def test_run_record(run):
+    record = json.loads((run.results / "run.json").read_text())
+    assert record["chapter"] == "anu" and record["profile"] == "smoke"
+    assert record["parameters"] == pipeline.parameters("anu", "smoke")
+    assert record["hardware"] and record["seconds"] > 0
+    assert any(label.startswith("mnist test") for label in record["dataset_sources"])
+    assert sum(record["verdicts"].values()) == len(CLAIMS)
+
+
+def test_notebook_is_at_most_half_its_former_code():
+    notebook = jupytext.read(project_root() / "notebooks" / "anu.py")
+    code = [line for cell in notebook.cells if cell.cell_type == "code" for line in cell.source.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+    assert len(code) <= 0.52 * CODE_LINES_BEFORE, len(code)  # "at most about half" (issue 8)
+
+
+def test_executed_notebook_has_no_errors(run):
+    notebook = json.loads(run.notebook.read_text())
+    outputs = [o for cell in notebook["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert not [o for o in outputs if o.get("name") == "stderr" and "Warning" in "".join(o["text"])]
+    assert math.isfinite(run.seconds)

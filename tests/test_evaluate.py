@@ -1,4 +1,4 @@
-"""run_attack's measurements and the papers' summaries (advlab.evaluate)."""
+"""run_attack's measurements, the papers' summaries, accuracies and the PGN robustness-curve (advlab.evaluate)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from functools import partial
 import pytest
 import torch
 
+from advlab import data, zoo
 from advlab.attacks import AttackInputError, carlini_wagner_l2, ddn, deepfool, ead
-from advlab.evaluate import AttackResult, best_distances, optimality, robust_accuracy, run_attack, summarize
-from linear_models import make_inputs, make_model
+from advlab.evaluate import (AttackResult, accuracy, best_distances, optimality, pgd_accuracy, robust_accuracy,
+                             robustness_curve, run_attack, summarize)
+from linear_models import exact_distances, make_inputs, make_model
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +27,8 @@ def problem():
 
 @pytest.mark.parametrize("attack, forwards, backwards", [
     (partial(ddn, steps=7), 7, 7),
-    (partial(carlini_wagner_l2, binary_search_steps=2, max_iterations=5, abort_early=False), 10, 10),
-    (partial(ead, binary_search_steps=2, max_iterations=5), 20, 10),         # + a forward at every x_k
+    (partial(carlini_wagner_l2, search_steps=2, steps=5, abort_early=False), 10, 10),
+    (partial(ead, search_steps=2, steps=5), 20, 10),         # + a forward at every x_k
     (partial(deepfool, steps=1, candidates=3), 1, 3),                       # 3 class gradients
 ], ids=["ddn", "cw", "ead", "deepfool"])
 def test_counts_skips_and_success(problem, attack, forwards, backwards):
@@ -129,3 +131,38 @@ def test_optimality_against_the_best_of_several_attacks():
     assert optimality(first, best) == pytest.approx(expected.item(), abs=1e-4)
     with pytest.raises(ValueError, match="lower bound"):
         optimality(first, best_distances([second]))
+
+
+def test_accuracy_and_pgd_accuracy_are_fractions(problem):
+    """Clean accuracy counts the 2 relabelled inputs as errors; on a linear model PGD-20 finds the nearest
+    boundary, so PGD accuracy at ε is the fraction of correct inputs whose exact L2 distance exceeds ε."""
+    model, inputs, labels = problem
+    assert accuracy(model, inputs, labels, batch_size=3) == 0.75
+    with torch.no_grad():
+        predicted = model(inputs).argmax(1)
+    exact = exact_distances(model, inputs, predicted, 2)
+    expected = [((predicted == labels) & (exact > eps)).double().mean().item() for eps in (0.0, 0.15, 0.3, 1.0)]
+    assert expected == [0.75, 0.375, 0.125, 0.0]
+    assert [pgd_accuracy(model, inputs, labels, eps, batch_size=3) for eps in (0.0, 0.15, 0.3, 1.0)] == expected
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        pgd_accuracy(model, inputs, labels, 0.1, steps=0)
+
+
+def test_robustness_curve_sorts_the_sweeps_and_reports_rho_cw():
+    fcnn, lenet = zoo.load("mnist-fcnn"), zoo.load("mnist-lenet5")
+    models = {("PGN", 50.0): fcnn, ("FGM-AT", 0.3): lenet, ("PGN", 10.0): lenet, ("FGM-AT", 0.1): fcnn,
+              ("PGN", 70.0): fcnn}
+    test = data.first_test_images("mnist", 40)
+    budget = {"search_steps": 3, "steps": 20, "learning_rate": 0.1, "initial_const": 1.0}
+    table = robustness_curve(models, test, attack_kwargs=budget, batch_size=40)
+    assert list(table.columns) == ["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",
+                                   "success_rate", "n_images"]
+    assert list(zip(table.method, table.value)) == sorted(models)
+    assert list(table.parameter) == ["eps", "eps", "c_L", "c_L", "c_L"]
+    assert (table.n_images == 40).all() and table.benign_accuracy.between(0.8, 1).all()
+    assert table.success_rate.between(0.5, 1).all() and (table.rho_cw > 0.1).all() and (table.median_l2 > 0).all()
+    same = table.iloc[[0, 3, 4]]  # fcnn three times: the attack is deterministic
+    assert same.rho_cw.nunique() == 1 and same.benign_accuracy.nunique() == 1
+    misclassified_out = robustness_curve({("PGN", 10.0): lenet}, test, attack_kwargs=budget,
+                                         include_misclassified=False)
+    assert misclassified_out.rho_cw[0] >= table.rho_cw[2]

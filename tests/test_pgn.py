@@ -1,5 +1,6 @@
 """PGN defense (chapter pgn): the generator's box and gradients, one minimax step, training with
-atomic checkpoints and exact resume, and the robustness-curve table. MNIST only (committed data)."""
+atomic checkpoints and exact resume. MNIST only (committed data). The robustness-curve evaluation is
+tested in test_evaluate.py."""
 
 import copy
 
@@ -8,11 +9,10 @@ import torch
 from torch.nn import functional as F
 
 from advlab import data, zoo
-from advlab.defenses.pgn import (PGNRecipe, PerturbationGenerator, generator_path, pgn_perturb, pgn_step,
-                                 robustness_curve, train_pgn)
+from advlab.defenses.pgn import PGNRecipe, PerturbationGenerator, generator_path, pgn_perturb, pgn_step, train_pgn
 from advlab.fileio import sha256sum
 from advlab.zoo.architectures import convpool_cnn, normalized
-from advlab.zoo.training import training_state_path
+from advlab.training import training_state_path
 
 FIT_FIELDS = ("epochs", "seed", "test_accuracy", "test_samples", "training_seconds", "advlab_version", "torch_version",
               "sha256", "generator_sha256", "history")
@@ -119,23 +119,3 @@ def test_train_pgn_saves_atomically_and_resumes_exactly(mnist, tmp_path):
     assert not training_state_path(resumed).exists()
     assert again["sha256"] == fields["sha256"] and again["generator_sha256"] == fields["generator_sha256"]
     assert [e["loss"] for e in again["history"]] == [e["loss"] for e in fields["history"]]
-
-
-def test_robustness_curve_sorts_the_sweeps_and_reports_rho_cw():
-    fcnn, lenet = zoo.load("mnist-fcnn"), zoo.load("mnist-lenet5")
-    models = {("PGN", 50.0): fcnn, ("FGM-AT", 0.3): lenet, ("PGN", 10.0): lenet, ("FGM-AT", 0.1): fcnn,
-              ("PGN", 70.0): fcnn}
-    test = data.first_test_images("mnist", 40)
-    budget = {"binary_search_steps": 3, "max_iterations": 20, "learning_rate": 0.1, "initial_const": 1.0}
-    table = robustness_curve(models, test, attack_kwargs=budget, batch_size=40)
-    assert list(table.columns) == ["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",
-                                   "success_rate", "n_images"]
-    assert list(zip(table.method, table.value)) == sorted(models)
-    assert list(table.parameter) == ["eps", "eps", "c_L", "c_L", "c_L"]
-    assert (table.n_images == 40).all() and table.benign_accuracy.between(0.8, 1).all()
-    assert table.success_rate.between(0.5, 1).all() and (table.rho_cw > 0.1).all() and (table.median_l2 > 0).all()
-    same = table.iloc[[0, 3, 4]]  # fcnn three times: the attack is deterministic
-    assert same.rho_cw.nunique() == 1 and same.benign_accuracy.nunique() == 1
-    misclassified_out = robustness_curve({("PGN", 10.0): lenet}, test, attack_kwargs=budget,
-                                         include_misclassified=False)
-    assert misclassified_out.rho_cw[0] >= table.rho_cw[2]

@@ -3,15 +3,15 @@
 import json
 from dataclasses import MISSING, asdict, fields
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
 import advlab
 from advlab import data, zoo
+from advlab.evaluate import accuracy, pgd_accuracy
 from advlab.fileio import sha256sum
-from advlab.zoo.training import Recipe, accuracy, augment
+from advlab.training import augment
 
 ZOO = advlab.project_root() / "data" / "zoo"
 COMMITTED = sorted(path.stem.rsplit(".", 1) for path in ZOO.glob("*.json"))
@@ -36,21 +36,22 @@ def test_the_clean_mnist_models_are_committed():
 
 @pytest.mark.parametrize("name,recipe", COMMITTED)
 def test_committed_checkpoint_matches_its_manifest(name, recipe):
-    manifest = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())
+    manifest = zoo.manifest(name, recipe)
     entry = zoo.ENTRIES[name]
     assert manifest["architecture"] == entry.architecture and manifest["dataset"] == entry.dataset
     assert zoo.checkpoint_path(name, recipe).stat().st_size < 5_000_000
     model = zoo.load(name, recipe)
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     test = data.load(entry.dataset, "test")
-    assert accuracy(model, test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=ACCURACY_TOLERANCE)
+    assert 100 * accuracy(model, test.images, test.labels) == pytest.approx(manifest["test_accuracy"],
+                                                                          abs=ACCURACY_TOLERANCE)
 
 
 def test_every_checkpoint_file_belongs_to_a_manifest():
     """Checkpoints and PGN generators on disk are exactly those the manifests name, with their hashes."""
     expected = {}
     for name, recipe in COMMITTED:
-        manifest = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())
+        manifest = zoo.manifest(name, recipe)
         expected[f"{name}.{recipe}.pt"] = manifest["sha256"]
         if "generator_sha256" in manifest:
             expected[f"{name}.{recipe}.generator.pt"] = manifest["generator_sha256"]
@@ -61,7 +62,7 @@ def test_every_checkpoint_file_belongs_to_a_manifest():
 def test_committed_checkpoint_was_trained_with_its_current_recipe(name, recipe):
     """The recorded settings equal the entry's recipe; a field added to the recipe class after the
     model was trained must still hold its default (the summary ``note`` may be reworded)."""
-    recorded = json.loads(zoo.checkpoint_path(name, recipe).with_suffix(".json").read_text())["recipe_settings"]
+    recorded = zoo.manifest(name, recipe)["recipe_settings"]
     plan = zoo.ENTRIES[name].recipes[recipe]
     current = json.loads(json.dumps(asdict(plan)))
     defaults = {f.name: f.default for f in fields(plan) if f.default is not MISSING}
@@ -71,7 +72,7 @@ def test_committed_checkpoint_was_trained_with_its_current_recipe(name, recipe):
 
 
 def test_smallcnn_reaches_99_percent():
-    manifest = json.loads(zoo.checkpoint_path("mnist-smallcnn").with_suffix(".json").read_text())
+    manifest = zoo.manifest("mnist-smallcnn")
     assert manifest["test_accuracy"] >= 99.0 and manifest["test_samples"] == 10_000
 
 
@@ -98,8 +99,15 @@ def test_unknown_model_or_recipe_is_a_clear_error():
         zoo.load("cifar10-wrn28-10")
 
 
+def test_manifest_is_none_until_trained_and_names_unknown_models():
+    assert ("cifar10-wrn28-10", "full") not in map(tuple, COMMITTED)
+    assert zoo.manifest("cifar10-wrn28-10", "full") is None
+    with pytest.raises(ValueError, match="unknown zoo model 'resnet'"):
+        zoo.manifest("resnet")
+
+
 def test_train_save_load_round_trip(home, monkeypatch):
-    tiny = Recipe(epochs=1, lr=1e-3, optimizer="adam", train_subset=2048, note="tiny")
+    tiny = zoo.Recipe(epochs=1, lr=1e-3, optimizer="adam", train_subset=2048, note="tiny")
     entry = zoo.ENTRIES["mnist-fcnn"]
     monkeypatch.setitem(zoo.ENTRIES, "tiny-fcnn", zoo.ZooEntry("tiny-fcnn", "mnist", entry.architecture, entry.build,
                                                                ("tests",), {"quick": tiny}))
@@ -111,7 +119,12 @@ def test_train_save_load_round_trip(home, monkeypatch):
     assert manifest["test_accuracy"] > 50  # 16 Adam steps on 2,048 images: far above the 10 % of chance
     assert not list(zoo.zoo_dir().glob("*.tmp"))
     test = data.load("mnist", "test")
-    assert accuracy(zoo.load("tiny-fcnn"), test.images, test.labels) == pytest.approx(manifest["test_accuracy"], abs=0.01)
+    assert 100 * accuracy(zoo.load("tiny-fcnn"), test.images, test.labels) == pytest.approx(manifest["test_accuracy"],
+                                                                                           abs=0.01)
+    assert zoo.manifest("tiny-fcnn") == manifest
+    first = data.first_test_images("mnist", manifest["robust_images"])  # the library's fraction, as a percentage
+    robust = pgd_accuracy(zoo.load("tiny-fcnn"), first.images, first.labels, manifest["robust_eps"])
+    assert 0 < robust < 1 and manifest["robust_accuracy"] == round(100 * robust, 2)
     retrained = zoo.train("tiny-fcnn", progress=False)  # same seed, same CPU → same weights
     assert retrained["sha256"] == manifest["sha256"]
 

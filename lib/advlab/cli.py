@@ -17,10 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", choices=pipeline.PROFILES)
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                      help="override one parameter (repeatable)")
+    run.add_argument("--force", action="store_true", help="run even if its inputs are unchanged since the last run")
 
     book = commands.add_parser("book", help="run every notebook, then build the HTML book (warnings are errors)")
     book.add_argument("--profile", default="quick", choices=pipeline.PROFILES)
     book.add_argument("--no-run", action="store_true", help="build from the notebooks already executed")
+    book.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
 
     zoo_cmd = commands.add_parser("zoo", help="the model zoo")
     zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", required=True)
@@ -40,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             overrides = {key: pipeline.parse_value(value) for key, value in args.parameter}
-            print(pipeline.run(args.notebook, args.profile, overrides))
+            pipeline.run(args.notebook, args.profile, overrides, force=args.force)
         elif args.command == "book":
-            print(f"advlab: book built in {pipeline.book(args.profile, run_notebooks=not args.no_run)}")
+            html = pipeline.book(args.profile, run_notebooks=not args.no_run, force=args.force)
+            print(f"advlab: book built in {html}")
         elif args.zoo_command == "list":
             print(zoo.table().to_string(index=False))
         elif args.zoo_command == "evaluate":

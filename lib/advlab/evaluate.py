@@ -4,6 +4,11 @@
 and backward passes, times it, recomputes success from the model and measures L0/L1/L2/L∞ distances.
 ``summarize``, ``robust_accuracy``, ``best_distances`` and ``optimality`` turn results into the
 papers' numbers. Failures never get a finite distance: their distance is +∞ (see each function).
+``accuracy`` and ``pgd_accuracy`` measure a model directly (the zoo's manifests);
+``robustness_curve`` is the PGN paper's evaluation.
+
+Units: every accuracy, success rate and robust accuracy here is a fraction in [0, 1]; only the zoo's
+manifests store percentages (``advlab.training.as_percent``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
+from advlab.attacks import carlini_wagner_l2, pgd
 from advlab.attacks._common import is_adversarial, lp_norms, validate
 
 NORM_NAMES = {"l0": 0, "l1": 1, "l2": 2, "linf": math.inf}
@@ -144,7 +151,8 @@ def best_distances(results: Sequence[AttackResult], norm: str = "l2") -> Tensor:
 
 
 def optimality(result: AttackResult, best: Tensor, norm: str = "l2") -> float:
-    """AttackBench's optimality of an attack against the per-sample best distances ``best`` (chapters ddn, anu).
+    """AttackBench's optimality of an attack against the per-sample best distances ``best`` (explained in
+    the benchmark chapter "Which attack should I use?").
 
     With d_max the largest finite best distance, A(d) = mean(min(d, d_max)) is the area under the
     robust-accuracy curve on [0, d_max] and c the fraction of samples with a nonzero best distance:
@@ -164,3 +172,68 @@ def optimality(result: AttackResult, best: Tensor, norm: str = "l2") -> float:
     if denominator <= 0:
         raise ValueError("optimality is undefined: every best distance is 0 or d_max")
     return (1 - (area - area_best) / denominator).item()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy of an eval-mode model on ``images``, a fraction in [0, 1] (batches on the model's device)."""
+    device = next(model.parameters()).device
+    correct = sum((model(images[i:i + batch_size].to(device)).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
+                  for i in range(0, len(images), batch_size))
+    return correct / len(images)
+
+
+def pgd_accuracy(model: nn.Module, images: Tensor, labels: Tensor, eps: float, steps: int = 20,
+                 batch_size: int = 500) -> float:
+    """Accuracy, a fraction in [0, 1], under untargeted L2 PGD-``steps`` at ``eps`` (step 2.5ε/steps, no
+    random start): the robust accuracy at a bound ε of DDN Tables 5–6, measured with one attack."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    device = next(model.parameters()).device
+    adv = torch.cat([pgd(model, images[i:i + batch_size].to(device), labels[i:i + batch_size].to(device), eps=eps,
+                         norm=2, steps=steps, step_size=2.5 * eps / steps, random_init=False).cpu()
+                     for i in range(0, len(images), batch_size)])
+    return accuracy(model, adv, labels, batch_size)
+
+
+# The C&W L2 attack of the PGN paper's evaluation: 100 iterations (Table 1, "CW attack iter"); the rest
+# are the defaults of CleverHans 3.0.1, which the official code uses.
+PGN_CW = {"search_steps": 5, "steps": 100, "learning_rate": 5e-3, "initial_const": 1e-2, "kappa": 0.0,
+          "abort_early": True}
+
+
+def robustness_curve(models: Mapping[tuple[str, float], nn.Module], test_set, *, attack_kwargs: dict | None = None,
+                     batch_size: int = 500, include_misclassified: bool = True,
+                     parameter_names: Mapping[str, str] | None = None, progress: bool = False):
+    """The points of the PGN paper's robustness-curves (Section 4.2, Eq. 6): benign accuracy and ρ_cw.
+
+    ``models`` maps (method, trade-off value) — e.g. ("PGD-AT", 0.1) or ("PGN", 50.0) — to a model;
+    each is put in eval mode and attacked with ``carlini_wagner_l2`` (``PGN_CW`` updated with
+    ``attack_kwargs``) on every image of ``test_set`` through ``run_attack``. ρ_cw (Eq. 6) is the
+    mean C&W L2 norm over the successful adversarial examples D, ``median_l2`` their median.
+    Clean-misclassified images count in D with norm 0, as in the official evaluation (the paper does
+    not say); ``include_misclassified=False`` leaves them out of D. ``parameter`` is "c_L" for
+    methods named in ``parameter_names`` (default {"PGN": "c_L"}) as such, else "eps". Accuracies and
+    the success rate are fractions. Rows are sorted by method, then value (chapter pgn).
+    """
+    import pandas as pd
+
+    kwargs = {**PGN_CW, **(attack_kwargs or {})}
+    names = {"PGN": "c_L"} if parameter_names is None else parameter_names
+    attack = lambda model, x, y, targeted: carlini_wagner_l2(model, x, y, targeted=targeted, **kwargs)  # noqa: E731
+    rows = []
+    for (method, value), model in tqdm(sorted(models.items(), key=lambda item: item[0]), disable=not progress,
+                                       desc="robustness curve"):
+        model.eval()
+        device = next(model.parameters()).device
+        result = run_attack(model, test_set.images.to(device), test_set.labels.to(device), attack,
+                            batch_size=batch_size)
+        member = result.success & ~result.already_adversarial if not include_misclassified else result.success
+        norms = result.distances["l2"][member].double()
+        rows.append({"method": method, "parameter": names.get(method, "eps"), "value": value,
+                     "benign_accuracy": 1 - result.already_adversarial.double().mean().item(),
+                     "rho_cw": norms.mean().item() if len(norms) else math.nan,
+                     "median_l2": norms.quantile(0.5).item() if len(norms) else math.nan,
+                     "success_rate": result.success.double().mean().item(), "n_images": len(test_set)})
+    return pd.DataFrame(rows, columns=["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",
+                                       "success_rate", "n_images"])

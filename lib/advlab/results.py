@@ -31,13 +31,6 @@ class Results:
             frame.to_csv(tmp, index=False)
         return frame
 
-    def claims(self, claims):
-        """Save the chapter's claim verdicts (a list of ``advlab.report.Claim``) as ``claims.csv``; the
-        reproduction summary page collects these files."""
-        from advlab.report import claims_table
-
-        return self.table(claims_table(claims), "claims")
-
     def figure(self, fig, name: str, dpi: int = 120):
         """Save a matplotlib figure as ``<name>.png`` and return it."""
         with atomic_path(self.directory / f"{name}.png") as tmp:

@@ -8,7 +8,7 @@ is a ``torch.where``, never a Python loop over samples.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -142,6 +142,19 @@ def steepest_unit(grad: Tensor, p: float) -> Tensor:
     return torch.zeros_like(flat).scatter(1, index, flat.gather(1, index).sign()).view_as(grad)
 
 
+def linearized_boundary_step(value: Tensor, grad: Tensor, p: float) -> Tensor:
+    """Closed-form minimiser of min_η ‖η‖_p s.t. L(x) + ηᵀ∇L ≤ 0 (convex paper, Eq. 8), for L(x) = ``value`` (N,).
+
+    The smallest budget that makes (GNII) reach 0 is L/‖∇L‖_q (Proposition 1), attained in the
+    steepest-descent direction of (GNII): η = −(L/‖∇L‖_q)·``steepest_unit``(∇L, p), and η = 0 where
+    L ≤ 0; η has ``grad``'s dtype. With L = f_k − f_l it is one DeepFool step (convex paper Section III;
+    chapter convex).
+    """
+    p = check_norm(p)
+    budget = (value.clamp_min(0) / lp_norms(grad, dual_norm(p)).clamp_min(1e-30)).to(grad.dtype)
+    return -batch_view(budget, grad) * steepest_unit(grad, p)
+
+
 def project_lp_ball(delta: Tensor, eps: Tensor, p: float) -> Tensor:
     """Euclidean projection of each sample's perturbation onto its Lp ball of radius eps (N,)."""
     if p == math.inf:
@@ -189,12 +202,45 @@ def keep_best(best_dist: Tensor, best_adv: Tensor, dist: Tensor, adv: Tensor,
     return torch.where(better, dist, best_dist), torch.where(batch_view(better, adv), adv, best_adv)
 
 
+class SearchRound(NamedTuple):
+    """The per-sample state of ``carlini_wagner_l2`` / ``ead_rules`` after one round of the binary search
+    on c, passed to their ``callback``; every tensor is a detached copy of shape (N,), safe to keep.
+
+    - ``search_step``: the round, 0 … search_steps − 1.
+    - ``const``: the constant c this round used.
+    - ``success``: whether any iterate of this round was adversarial (bool).
+    - ``best_distance``: per criterion, the distance of the best adversarial example so far (``inf``
+      if none): ``{"L2": ‖δ‖₂}`` for C&W; ``{"EN": β‖δ‖₁ + ‖δ‖₂², "L1": ‖δ‖₁}`` for EAD's decision rules.
+    - ``best_const``: per criterion, the c of the round that found that example (NaN if none). After
+      the last round it is "the best C found by the C&W algorithm" of the DDN paper's Fig. 2.
+    """
+
+    search_step: int
+    const: Tensor
+    success: Tensor
+    best_distance: dict[str, Tensor]
+    best_const: dict[str, Tensor]
+
+
+SearchCallback = Callable[[SearchRound], None]
+
+
+def report_round(callback: SearchCallback | None, search_step: int, const: Tensor, success: Tensor,
+                 best_distance: dict[str, Tensor], best_const: dict[str, Tensor]) -> None:
+    """Call ``callback`` (if any) with a ``SearchRound`` of copies of the given per-sample tensors."""
+    if callback is not None:
+        copy = lambda tensors: {key: value.detach().clone() for key, value in tensors.items()}  # noqa: E731
+        callback(SearchRound(search_step, const.detach().clone(), success.detach().clone(), copy(best_distance),
+                             copy(best_const)))
+
+
 def update_trade_off(const: Tensor, lower: Tensor, upper: Tensor,
                      success: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """One per-sample binary-search step on the C&W / EAD constant c.
 
     Success lowers the upper bound, failure raises the lower bound; c is bisected once an upper
-    bound exists (< 1e9) and multiplied by 10 before (Carlini & Wagner 2017; EAD §3.3).
+    bound exists (< 1e9) and multiplied by 10 before (Carlini & Wagner 2017's code, which EAD's
+    "Experiment Setup and Parameter Setting" adopts).
     """
     upper = torch.where(success, torch.minimum(upper, const), upper)
     lower = torch.where(success, lower, torch.maximum(lower, const))

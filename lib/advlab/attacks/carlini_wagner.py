@@ -7,42 +7,44 @@ import math
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import (batch_view, check_label_range, is_adversarial, keep_best, margin_loss,
-                                    update_trade_off, validate)
+from advlab.attacks._common import (SearchCallback, batch_view, check_label_range, is_adversarial, keep_best,
+                                    margin_loss, report_round, update_trade_off, validate)
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
 
 @torch.enable_grad()
 def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False,
-                      confidence: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3,
-                      binary_search_steps: int = 9, max_iterations: int = 10000,
-                      abort_early: bool = True, return_best_const: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """C&W L2 (DDN paper Eq. 5; EAD §3.5 "C&W baseline"; chapters ddn and ead).
+                      kappa: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3,
+                      search_steps: int = 9, steps: int = 10000, abort_early: bool = True,
+                      callback: SearchCallback | None = None) -> Tensor:
+    """C&W L2 (DDN paper Eq. 5; EAD's C&W baseline, "Experiment Setup and Parameter Setting"; chapters ddn, ead).
 
     Minimises ‖x̃ − x‖₂² + c·max(±(Z_y − max_{j≠y} Z_j) + κ, 0) over w, with x̃ = ½(tanh(atanh(2x − 1) + w) + 1),
-    by Adam (β = 0.9, 0.999) from w = 0 in each of ``binary_search_steps`` rounds of ``max_iterations``
-    steps. Per sample: c starts at ``initial_const`` and is multiplied by 10 until a round succeeds,
-    then bisected (``update_trade_off``); with 10 or more rounds the last one uses the upper bound
-    (C&W's "repeat"). An iterate counts as adversarial with the κ-shifted argmax test and the
-    smallest-L2 adversarial iterate over all rounds is returned (the clean input if none).
+    by Adam (β = 0.9, 0.999) from w = 0 in each of ``search_steps`` rounds of ``steps`` steps
+    (C&W's binary-search steps and iterations). Per sample: c starts at ``initial_const`` and is
+    multiplied by 10 until a round succeeds, then bisected (``update_trade_off``); with 10 or more
+    rounds the last one uses the upper bound (C&W's "repeat"). An iterate counts as adversarial with
+    the κ-shifted argmax test and the smallest-L2 adversarial iterate over all rounds is returned
+    (the clean input if none).
 
-    Early abort is per sample: every ``max_iterations // 10`` iterations a sample whose own loss did
-    not fall below 0.9999 × its loss at the previous check stops (its w and Adam state freeze), and
-    the round ends when every sample has stopped. The reference code compares the loss summed over
-    the batch, which makes a sample's result depend on its neighbours. Adam is written out with
-    per-sample step counts so that a frozen sample's state stays untouched.
+    Early abort is per sample: every ``steps // 10`` steps a sample whose own loss did not fall
+    below 0.9999 × its loss at the previous check stops (its w and Adam state freeze, and it leaves
+    the batch: only the samples still optimising go through the model, so "gradients" counts each
+    sample's own steps, as the DDN paper's #Grads does), and the round ends when every sample has
+    stopped. The reference code compares the loss summed over the batch,
+    which makes a sample's result depend on its neighbours. Adam is written out with per-sample step
+    counts so that a frozen sample's state stays untouched.
 
-    ``return_best_const=True`` returns ``(adv_inputs, best_const)`` instead, where ``best_const[i]`` is
-    the constant c of the round in which sample i's returned example was found (NaN if no round
-    succeeded): "the best C found by the C&W algorithm" of the DDN paper's Fig. 2 (chapter ddn).
-    The attack itself is the same; only the return value changes.
+    ``callback``: if given, called after every round with a ``SearchRound`` whose ``best_const["L2"]``
+    is, per sample, the c of the round that found the returned example (NaN if none): after the
+    last round, "the best C found by the C&W algorithm" of the DDN paper's Fig. 2. It does not
+    change the result.
     """
     inputs, labels = validate(model, inputs, labels)
     batch = inputs.shape[0]
-    view = lambda values: batch_view(values, inputs)  # noqa: E731
     w_inputs = torch.atanh((2 * inputs - 1) * (1 - 1e-6))
-    check_every = max(1, max_iterations // 10)
+    check_every = max(1, steps // 10)
 
     const = torch.full((batch,), initial_const, dtype=inputs.dtype, device=inputs.device)
     lower, upper = torch.zeros_like(const), torch.full_like(const, 1e10)
@@ -50,8 +52,8 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
     best_adv = inputs.clone()
     best_const = torch.full_like(const, math.nan)
 
-    for outer in range(binary_search_steps):
-        if binary_search_steps >= 10 and outer == binary_search_steps - 1:
+    for outer in range(search_steps):
+        if search_steps >= 10 and outer == search_steps - 1:
             const = upper
         w = torch.zeros_like(inputs)
         moment1, moment2 = torch.zeros_like(inputs), torch.zeros_like(inputs)
@@ -60,37 +62,41 @@ def carlini_wagner_l2(model: nn.Module, inputs: Tensor, labels: Tensor, *, targe
         round_success = torch.zeros_like(active)
         previous_loss = torch.full_like(const, math.inf)
 
-        for i in range(max_iterations):
-            w.requires_grad_(True)
-            x_adv = (torch.tanh(w_inputs + w) + 1) / 2
-            l2_squared = (x_adv - inputs).flatten(1).pow(2).sum(1)
+        for i in range(steps):
+            # only the samples still optimising go through the model (a stopped sample's w is frozen)
+            index = active.nonzero().squeeze(1)
+            w_active = w[index].requires_grad_(True)
+            x_adv = (torch.tanh(w_inputs[index] + w_active) + 1) / 2
+            l2_squared = (x_adv - inputs[index]).flatten(1).pow(2).sum(1)
             logits = model(x_adv)
             if outer == 0 and i == 0:
                 check_label_range(logits, labels)
-            loss = l2_squared + const * margin_loss(logits, labels, targeted, confidence)
-            grad = torch.autograd.grad(loss.sum(), w)[0]
-            w, x_adv, loss = w.detach(), x_adv.detach(), loss.detach()
+            loss = l2_squared + const[index] * margin_loss(logits, labels[index], targeted, kappa)
+            grad = torch.autograd.grad(loss.sum(), w_active)[0]
+            x_adv, loss, l2 = x_adv.detach(), loss.detach(), l2_squared.detach().sqrt()
 
-            adv = is_adversarial(logits.detach(), labels, targeted, confidence)
-            round_success |= adv
-            l2 = l2_squared.detach().sqrt()
-            if return_best_const:  # the same test as keep_best's, before best_l2 is updated
-                best_const = torch.where(adv & (l2 < best_l2), const, best_const)
-            best_l2, best_adv = keep_best(best_l2, best_adv, l2, x_adv, adv)
+            adv = is_adversarial(logits.detach(), labels[index], targeted, kappa)
+            round_success[index] |= adv
+            new_best, best_adv[index] = keep_best(best_l2[index], best_adv[index], l2, x_adv, adv)
+            best_const[index] = torch.where(new_best < best_l2[index], const[index], best_const[index])
+            best_l2[index] = new_best
 
             if abort_early and i % check_every == 0:
-                active &= loss <= previous_loss * 0.9999
-                previous_loss = loss
-                if not active.any():
+                going = loss <= previous_loss[index] * 0.9999
+                previous_loss[index] = loss.to(previous_loss.dtype)
+                active[index] = going
+                if not going.any():
                     break
+                index, grad = index[going], grad[going]
 
-            adam_steps = adam_steps + active
-            moment1 = torch.where(view(active), _BETA1 * moment1 + (1 - _BETA1) * grad, moment1)
-            moment2 = torch.where(view(active), _BETA2 * moment2 + (1 - _BETA2) * grad.square(), moment2)
-            step_count = adam_steps.clamp_min(1)
-            update = (moment1 / view(1 - _BETA1 ** step_count)) / (
-                (moment2 / view(1 - _BETA2 ** step_count)).sqrt() + _ADAM_EPS)
-            w = torch.where(view(active), w - learning_rate * update, w)
+            adam_steps[index] += 1
+            moment1[index] = _BETA1 * moment1[index] + (1 - _BETA1) * grad
+            moment2[index] = _BETA2 * moment2[index] + (1 - _BETA2) * grad.square()
+            step_count = batch_view(adam_steps[index], grad)
+            update = (moment1[index] / (1 - _BETA1 ** step_count)) / (
+                (moment2[index] / (1 - _BETA2 ** step_count)).sqrt() + _ADAM_EPS)
+            w[index] = w[index] - learning_rate * update
 
+        report_round(callback, outer, const, round_success, {"L2": best_l2}, {"L2": best_const})
         const, lower, upper = update_trade_off(const, lower, upper, round_success)
-    return (best_adv, best_const) if return_best_const else best_adv
+    return best_adv

@@ -1,6 +1,7 @@
 """The convex-programming framework of Balda, Behboodi & Mathar (2018): closed forms and Algorithms 1, 1-n, 2.
 
-Chapter convex explains these functions; ``deepfool`` uses ``linearized_boundary_step`` (Eq. 8).
+Chapter convex explains these functions. The closed form of Eq. 8 (one DeepFool step) is
+``linearized_boundary_step`` in ``advlab.attacks._common``, shared with ``deepfool``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import (batch_view, check_label_range, check_norm, class_gradients, dual_norm, lp_norms,
-                                    per_sample, steepest_unit, validate)
+from advlab.attacks._common import (batch_view, check_label_range, check_norm, class_gradients, per_sample,
+                                    steepest_unit, validate)
 
 
 def gnii_perturbation(grad: Tensor, eps: float | Tensor, p: float) -> Tensor:
@@ -25,45 +26,38 @@ def gnii_perturbation(grad: Tensor, eps: float | Tensor, p: float) -> Tensor:
     return -batch_view(eps, grad) * steepest_unit(grad, check_norm(p))
 
 
-def linearized_boundary_step(value: Tensor, grad: Tensor, p: float) -> Tensor:
-    """Closed-form minimiser of Eq. 8: min_η ‖η‖_p s.t. L(x) + ηᵀ∇L ≤ 0, for L(x) = ``value`` (N,); η = 0 where L ≤ 0.
-
-    The smallest budget that makes (GNII) reach 0 is L/‖∇L‖_q (Proposition 1), attained in the
-    GNII direction: η = gnii_perturbation(∇L, L/‖∇L‖_q, p). With L = f_k − f_l this is one DeepFool
-    step (§2.4; chapter convex).
-    """
-    p = check_norm(p)
-    return gnii_perturbation(grad, value.clamp_min(0) / lp_norms(grad, dual_norm(p)).clamp_min(1e-30), p)
-
-
 def alg1(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False) -> Tensor:
     """Algorithm 1: the exact (GNII) solution for L = min_{l≠k} f_k − f_l (Eq. 3) under ‖η‖∞ ≤ ε (chapter convex).
 
     For every class l ≠ k (k = the label) it linearises the logit margin f_k − f_l at x, computes the
     best value reachable in the ℓ∞ ball intersected with the box [0,1]ⁿ, and takes the step of the
-    class with the lowest value (the official code's ε-dependent class choice, convex.md §4.2).
-    The box is added to (GNII) as the paper allows ("other convex constraints"); for p = ∞ it keeps
-    the problem separable, so η_i = clip(−ε·sign(w_i), −x_i, 1 − x_i) remains exact. Logits, not
-    probabilities, as in the official code (§4.1). Untargeted only. Costs one forward and K backward passes.
+    class with the lowest value: the official code's ε-dependent class choice, the exact (GNII)
+    solution, where the text's ∇ₓL(x) would fix l as the runner-up at x (a departure; see the
+    chapter's 'Departures from the paper'). The box is added to (GNII) as Proposition 2 allows
+    ("other convex constraints"); for p = ∞ it keeps the problem separable, so
+    η_i = clip(−ε·sign(w_i), −x_i, 1 − x_i) remains exact. Logits, not the probabilities of Eq. 2,
+    as in the official code (a departure; see the chapter's 'Departures from the paper').
+    Untargeted only. Costs one forward and K backward passes.
     """
-    return alg1_n(model, inputs, labels, eps=eps, n=1, targeted=targeted)
+    return alg1_n(model, inputs, labels, eps=eps, steps=1, targeted=targeted)
 
 
 @torch.enable_grad()
-def alg1_n(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, n: int,
+def alg1_n(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, steps: int,
            targeted: bool = False) -> Tensor:
-    """Algorithm 1-n: n Algorithm-1 steps of ℓ∞ size ε/n, re-linearised at x + η; k stays the label (chapter convex).
+    """Algorithm 1-n with n = ``steps``: n Algorithm-1 steps of ℓ∞ size ε/n, re-linearised at x + η; k stays
+    the label (Section V; chapter convex).
 
-    The total perturbation satisfies ‖η‖∞ ≤ ε without projection. n = 1 is Algorithm 1.
+    The total perturbation satisfies ‖η‖∞ ≤ ε without projection. ``steps=1`` is Algorithm 1.
     """
     if targeted:
         raise ValueError("alg1 / alg1_n are untargeted (the fooling condition of Eq. 3)")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     inputs, labels = validate(model, inputs, labels)
-    step = batch_view(per_sample(eps, inputs, "eps") / n, inputs)
+    step = batch_view(per_sample(eps, inputs, "eps") / steps, inputs)
     x_adv = inputs
-    for i in range(n):
+    for i in range(steps):
         x_adv = x_adv.detach().requires_grad_(True)
         logits = model(x_adv)
         if i == 0:

@@ -56,12 +56,13 @@ def ddn(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
     quantisation). Returns, per sample, the adversarial iterate of smallest L2 norm (step 14), or
     the clean input if none was adversarial.
 
-    Choices where the paper is silent or differs from its code (ddn.md §4): the adversarial test and
-    the best-so-far update use the iterate on which the gradient is computed, so ``steps`` costs
-    exactly ``steps`` forward and backward passes and the last update is not evaluated (official
-    code); α reaches 0.01 at the last step, as the paper says (the code stops just above); ε is capped
-    at ‖max(x, 1 − x)‖₂, the largest distance inside the box (official code); a zero gradient is
-    replaced by a random normal direction drawn from ``generator`` (official code).
+    Where the paper is silent the official code decides: the adversarial test and the best-so-far
+    update use the iterate on which the gradient is computed, so ``steps`` costs exactly ``steps``
+    forward and backward passes and the last update is not evaluated; a zero gradient is replaced by
+    a random normal direction drawn from ``generator``. α reaches 0.01 at the last step, as the
+    paper says (the code stops just above). ε is capped at ‖max(x, 1 − x)‖₂, the largest distance
+    inside the box, as in the official code, where Algorithm 1 has no cap (a departure; see the
+    chapter's 'Departures from the paper').
 
     ``callback``: if given, called once per iteration, after ε_k is chosen, with a ``NormUpdateStep``
     (the per-sample state: iterate norm, adversarial mask, best norm so far, γ_k, ε_k); its tensors
@@ -76,24 +77,25 @@ def ddn(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
 
 
 def anu(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, steps: int,
-        gamma_init: float, alpha_gamma: float, gamma_max: float = 0.9, init_norm: float = 1.0,
-        levels: int | None = 256, generator: torch.Generator | None = None,
+        gamma_init: float, alpha_gamma: float, gamma_max: float = 0.9, alpha_gamma_end: float = 0.01,
+        init_norm: float = 1.0, levels: int | None = 256, generator: torch.Generator | None = None,
         callback: Callback | None = None) -> Tensor:
     """Self-adaptive Norm Update attack (ANU paper, Algorithm 2; chapter anu).
 
     DDN whose factor γ is a per-sample state (steps 7–15): if the last two iterates x'_{k−1}, x'_{k−2}
     had the same adversarial status γ_k = (1 + α_γ,k)·γ_{k−1}, otherwise γ_k = (1 − α_γ,k)·γ_{k−1};
     the status before the first iterate counts as "not adversarial" (A_{−1} = 0, step 2). ε is then
-    updated with γ_k (steps 16–20). The paper's per-dataset settings (γ₀ / α_γ, anu.md §3.3) are
+    updated with γ_k (steps 16–20). The paper's per-dataset settings (γ₀ / α_γ, ANU §5) are
     MNIST 0.4/0.15, CIFAR-10 0.2/0.1 untargeted and 0.05/0.05, 0.15/0.06 targeted; there is no
     default. With ``alpha_gamma=0`` and ``gamma_init=γ`` the result equals ``ddn(gamma=γ)`` exactly.
 
-    Departures from the paper, documented choices (anu.md §4):
+    Where Algorithm 2 is silent or would fail (departures; see the chapter's 'Departures from the paper'):
 
     - γ_k is clamped to ``gamma_max`` < 1 after each update. Algorithm 2 leaves γ unbounded, and
       γ_k ≥ 1 makes (1 − γ_k)·ε ≤ 0, which flips or annihilates the perturbation (with the paper's
       MNIST values 0.4·1.15⁷ > 1 after seven equal statuses).
-    - α_γ is cosine-annealed like α, from ``alpha_gamma`` to 1 % of it (the end value is unstated).
+    - α_γ is cosine-annealed like α, from ``alpha_gamma`` to ``alpha_gamma_end`` × ``alpha_gamma``
+      (default 1 %; the paper states no end value).
     - Everything else is shared with ``ddn``: the ε cap, the evaluation order, and quantisation to
       ``levels`` (Algorithm 2 does not quantise; ``levels=None`` reproduces its listing, the default
       256 keeps ANU comparable with DDN).
@@ -104,14 +106,17 @@ def anu(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = Fa
         raise ValueError(f"need 0 < gamma_init <= gamma_max < 1, got {gamma_init} and {gamma_max}")
     if not 0 <= alpha_gamma < 1:
         raise ValueError(f"alpha_gamma must be in [0, 1), got {alpha_gamma}")
+    if not 0 <= alpha_gamma_end <= 1:
+        raise ValueError(f"alpha_gamma_end must be in [0, 1] (a fraction of alpha_gamma), got {alpha_gamma_end}")
     return _norm_update_attack(model, inputs, labels, targeted=targeted, steps=steps, gamma_init=gamma_init,
-                               alpha_gamma=alpha_gamma, gamma_max=gamma_max, init_norm=init_norm, levels=levels,
+                               alpha_gamma=alpha_gamma, alpha_gamma_end=alpha_gamma_end, gamma_max=gamma_max, init_norm=init_norm, levels=levels,
                                generator=generator, callback=callback)
 
 
 @torch.enable_grad()
 def _norm_update_attack(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool, steps: int,
                         gamma_init: float, alpha_gamma: float, gamma_max: float, init_norm: float,
+                        alpha_gamma_end: float = 0.01,
                         levels: int | None, generator: torch.Generator | None,
                         callback: Callback | None = None) -> Tensor:
     """The loop shared by DDN and ANU (see their docstrings)."""
@@ -120,7 +125,7 @@ def _norm_update_attack(model: nn.Module, inputs: Tensor, labels: Tensor, *, tar
         raise ValueError(f"levels must be None or >= 2, got {levels}")
     batch = inputs.shape[0]
     alphas = cosine_schedule(steps, 1.0, 0.01)
-    alpha_gammas = cosine_schedule(steps, alpha_gamma, 0.01 * alpha_gamma)
+    alpha_gammas = cosine_schedule(steps, alpha_gamma, alpha_gamma_end * alpha_gamma)
     ascent = -1.0 if targeted else 1.0          # m of Algorithm 1, step 2
 
     x_adv = inputs.clone()

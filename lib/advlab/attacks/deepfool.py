@@ -5,15 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import (batch_view, check_label_range, check_norm, class_gradients, dual_norm, lp_norms,
-                                    validate)
-from advlab.attacks.convex import linearized_boundary_step
+from advlab.attacks._common import (batch_view, check_label_range, check_norm, class_gradients, dual_norm,
+                                    linearized_boundary_step, lp_norms, validate)
 
 
 @torch.enable_grad()
 def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, norm: float = 2,
              steps: int = 50, overshoot: float = 0.02, candidates: int | None = 10) -> Tensor:
-    """DeepFool, batched with a per-sample stop (convex paper §2.4 / Eq. 8; chapters ddn, pgn, convex).
+    """DeepFool, batched with a per-sample stop (convex paper Section III, Eq. 8; chapters ddn, pgn, convex).
 
     Each step linearises the margins f_l − f_k (k = label) of the ``candidates`` classes with the
     highest clean logits (10 in DeepFool's and CleverHans's code; None = all classes), picks

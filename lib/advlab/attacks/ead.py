@@ -7,40 +7,47 @@ import math
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import check_label_range, is_adversarial, keep_best, margin_loss, update_trade_off, validate
+from advlab.attacks._common import (SearchCallback, check_label_range, is_adversarial, keep_best, margin_loss,
+                                    report_round, update_trade_off, validate)
 
 DECISION_RULES = ("EN", "L1")
 
 
 def ead(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, beta: float = 1e-3,
-        kappa: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3, binary_search_steps: int = 9,
-        max_iterations: int = 1000, decision_rule: str = "EN") -> Tensor:
-    """EAD with one decision rule, "EN" or "L1" (EAD §3.4); see ``ead_rules`` for the algorithm (chapter ead)."""
+        kappa: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3, search_steps: int = 9,
+        steps: int = 1000, decision_rule: str = "EN", callback: SearchCallback | None = None) -> Tensor:
+    """EAD with one decision rule, "EN" or "L1" (EAD, Fig. 2 and its text); see ``ead_rules`` for the
+    algorithm and the ``callback`` (chapter ead)."""
     return ead_rules(model, inputs, labels, targeted=targeted, beta=beta, kappa=kappa, learning_rate=learning_rate,
-                     initial_const=initial_const, binary_search_steps=binary_search_steps,
-                     max_iterations=max_iterations, decision_rules=(decision_rule,))[decision_rule]
+                     initial_const=initial_const, search_steps=search_steps, steps=steps,
+                     decision_rules=(decision_rule,), callback=callback)[decision_rule]
 
 
 @torch.enable_grad()
 def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, beta: float = 1e-3,
-              kappa: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3,
-              binary_search_steps: int = 9, max_iterations: int = 1000,
-              decision_rules: tuple[str, ...] = DECISION_RULES) -> dict[str, Tensor]:
+              kappa: float = 0.0, learning_rate: float = 0.01, initial_const: float = 1e-3, search_steps: int = 9,
+              steps: int = 1000, decision_rules: tuple[str, ...] = DECISION_RULES,
+              callback: SearchCallback | None = None) -> dict[str, Tensor]:
     """EAD (EAD paper Algorithm 1, Eqs. 7–9): one run, the result of every decision rule (chapter ead).
 
     Minimises c·f(x) + β‖x − x₀‖₁ + ‖x − x₀‖₂² over [0,1]ⁿ, f = C&W's κ-margin loss (Eqs. 4, 6), by
     projected FISTA: x_{k+1} = S_β(y_k − α_k ∇g(y_k)) with g = c·f + ‖· − x₀‖₂² and the box-clipped
     shrinkage-thresholding S_β of Eq. 9 (threshold β, not α_k·β, as in the paper and its code);
     y_{k+1} = x_{k+1} + k/(k+3)·(x_{k+1} − x_k). The step size decays with a square root,
-    α_k = learning_rate·(1 − k/I)^½ (the official code's form of the paper's "square-root decay").
-    Every x_{k+1} is tested for success (κ-shifted argmax) — one extra forward pass per iteration.
-    The binary search on c is per sample, as in C&W; the rules only choose among the successful
-    iterates of all rounds: "EN" the smallest β‖δ‖₁ + ‖δ‖₂², "L1" the smallest ‖δ‖₁. Both come
-    from the same run, so the returned dict maps each rule to its adversarial examples.
+    α_k = learning_rate·(1 − k/I)^½ with I = ``steps`` (the official code's form of the paper's
+    "square-root decay"). Every x_{k+1} is tested for success (κ-shifted argmax) — one extra forward
+    pass per iteration. The binary search on c runs ``search_steps`` rounds per sample, as in C&W
+    ("Experiment Setup and Parameter Setting": 9 rounds of 1000 iterations); the rules only choose
+    among the successful iterates of all rounds: "EN" the smallest β‖δ‖₁ + ‖δ‖₂², "L1" the smallest
+    ‖δ‖₁. Both come from the same run, so the returned dict maps each rule to its adversarial examples.
 
-    Documented choices (ead.md §4): momentum k/(k+3) as printed (the code's counter gives (k+1)/(k+4));
-    no early abort (off in the paper's runs); a sample with no successful iterate returns its
-    clean input (the code returns a mid-grey image).
+    Where the official code differs from the paper this follows the paper: momentum k/(k+3) as
+    printed in Algorithm 1 (the code's counter gives (k+1)/(k+4)), no early abort (the paper does not
+    mention one). Where the paper is silent: a sample with no successful iterate returns its clean
+    input (the code returns a mid-grey image).
+
+    ``callback``: if given, called after every round with a ``SearchRound`` whose ``best_distance``
+    and ``best_const`` are keyed by decision rule. It does not change the result.
     """
     unknown = set(decision_rules) - set(DECISION_RULES)
     if unknown or not decision_rules:
@@ -50,18 +57,19 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
     const = torch.full((batch,), initial_const, dtype=inputs.dtype, device=inputs.device)
     lower, upper = torch.zeros_like(const), torch.full_like(const, 1e10)
     best = {rule: (torch.full_like(const, math.inf), inputs.clone()) for rule in decision_rules}
+    best_const = {rule: torch.full_like(const, math.nan) for rule in decision_rules}
 
-    for outer in range(binary_search_steps):
+    for outer in range(search_steps):
         x = y = inputs
         round_success = torch.zeros(batch, dtype=torch.bool, device=inputs.device)
-        for k in range(max_iterations):
+        for k in range(steps):
             y = y.detach().requires_grad_(True)
             logits = model(y)
             if outer == 0 and k == 0:
                 check_label_range(logits, labels)
             loss_grad = torch.autograd.grad((const * margin_loss(logits, labels, targeted, kappa)).sum(), y)[0]
             grad = loss_grad + 2 * (y.detach() - inputs)             # + ∇‖y − x₀‖₂²
-            x_next = _shrink(y.detach() - learning_rate * (1 - k / max_iterations) ** 0.5 * grad, inputs, beta)
+            x_next = _shrink(y.detach() - learning_rate * (1 - k / steps) ** 0.5 * grad, inputs, beta)
             y = x_next + k / (k + 3) * (x_next - x)
             x = x_next
 
@@ -72,7 +80,11 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
             l1 = delta.abs().sum(1)
             for rule, (best_dist, best_adv) in best.items():
                 distance = l1 if rule == "L1" else beta * l1 + delta.square().sum(1)
-                best[rule] = keep_best(best_dist, best_adv, distance, x, adv)
+                improved, best_adv = keep_best(best_dist, best_adv, distance, x, adv)
+                best[rule], best_const[rule] = (improved, best_adv), torch.where(improved < best_dist, const,
+                                                                                 best_const[rule])
+        report_round(callback, outer, const, round_success, {rule: dist for rule, (dist, _) in best.items()},
+                     best_const)
         const, lower, upper = update_trade_off(const, lower, upper, round_success)
     return {rule: best_adv for rule, (_, best_adv) in best.items()}
 

@@ -21,23 +21,24 @@ def fgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor
     x = clip(x₀ ± ε·d) with d = sign(∇J) for L∞ (FGSM) and d = ∇J/‖∇J‖_q for q ∈ {1, 2}, J the
     cross-entropy at the label (ascent) or at the target (descent, ``targeted``). FGM-L1 is EAD's
     dense step ∇J/‖∇J‖₁, not the sparse L1-steepest step (``gnii_perturbation`` with p = 1).
-    ``eps`` may be a float or a per-sample tensor (N,).
+    ``eps`` may be a float or a per-sample tensor (N,). It is ``ifgm`` with one step.
     """
-    return _gradient_steps(model, inputs, labels, eps=eps, norm=check_norm(norm), steps=1, step_size=eps,
-                           targeted=targeted, start=None)
+    return ifgm(model, inputs, labels, eps=eps, norm=norm, steps=1, targeted=targeted)
 
 
 def ifgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int = 10,
          targeted: bool = False) -> Tensor:
-    """Iterative FGM: ``steps`` FGM steps of size ε/steps with ε-ball projection (EAD §3.7; chapter ead).
+    """Iterative FGM: ``steps`` FGM steps of size ε/steps with ε-ball projection (EAD, "Experiment Setup
+    and Parameter Setting"; chapter ead).
 
-    EAD runs 10 steps (CleverHans's default). The ball projection follows the text ("ε-ball
-    clipping"); the official script rescales L1/L2 perturbations onto the sphere instead (ead.md §4.7).
+    EAD runs 10 steps (CleverHans's default) with "ε-ball clipping", as this function does; the
+    official script rescales L1/L2 perturbations onto the sphere instead.
     """
+    norm = check_norm(norm)
     inputs, labels = validate(model, inputs, labels)
     eps = per_sample(eps, inputs, "eps")
-    return _gradient_steps(model, inputs, labels, eps=eps, norm=check_norm(norm), steps=steps,
-                           step_size=eps / max(steps, 1), targeted=targeted, start=None)
+    return _gradient_steps(model, inputs, labels, eps=eps, norm=norm, steps=steps, step_size=eps / max(steps, 1),
+                           targeted=targeted, start=None)
 
 
 def pgd(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int,
@@ -49,35 +50,37 @@ def pgd(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor
     attack. From a start drawn uniformly in the ε-ball (``random_init``, from ``generator``; clipped
     to the box), ``steps`` steps of size ``step_size`` along sign(∇CE) (L∞) or ∇CE/‖∇CE‖₂ (L2), each
     followed by projection onto the ball and clipping to [0, 1]. Returns the last iterate.
-    ``step_size=None`` means 2.5·ε/steps (Madry et al.'s rule), which follows a per-sample ε; PGN's
-    CleverHans setting is 10 steps of ε/6 (pgn.md, "Madry PGD-AT"). Neither paper states its PGD settings in full.
+    ``step_size=None`` means 2.5·ε/steps (Madry et al.'s rule), which follows a per-sample ε. PGN
+    Table 1 gives 10 iterations; its official code's CleverHans setting is a step of ε/6. Neither
+    paper states its PGD settings in full.
     """
     norm = check_norm(norm, (2, math.inf))
     inputs, labels = validate(model, inputs, labels)
-    eps_t = per_sample(eps, inputs, "eps")
+    eps = per_sample(eps, inputs, "eps")
     start = None
     if random_init:
         if norm == math.inf:
             noise = torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype, device=inputs.device) * 2 - 1
-            start = noise * batch_view(eps_t, inputs)
+            start = noise * batch_view(eps, inputs)
         else:
             direction = torch.randn(inputs.shape, generator=generator, dtype=inputs.dtype, device=inputs.device)
             radius = torch.rand(inputs.shape[0], generator=generator, dtype=inputs.dtype, device=inputs.device)
-            radius = eps_t * radius ** (1 / inputs[0].numel())
+            radius = eps * radius ** (1 / inputs[0].numel())
             start = direction * batch_view(radius / lp_norms(direction, 2), inputs)
         start = (inputs + start).clamp(0, 1)
     if step_size is None:
-        step_size = 2.5 * eps_t / max(steps, 1)
-    return _gradient_steps(model, inputs, labels, eps=eps_t, norm=norm, steps=steps, step_size=step_size,
+        step_size = 2.5 * eps / max(steps, 1)
+    return _gradient_steps(model, inputs, labels, eps=eps, norm=norm, steps=steps, step_size=step_size,
                            targeted=targeted, start=start)
 
 
 @torch.enable_grad()
-def _gradient_steps(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float,
-                    steps: int, step_size: float | Tensor, targeted: bool, start: Tensor | None) -> Tensor:
-    """The loop shared by FGM, I-FGM and PGD: normalised CE-gradient steps, Lp-ball projection, box clipping."""
-    inputs, labels = validate(model, inputs, labels)
-    eps = per_sample(eps, inputs, "eps")
+def _gradient_steps(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: Tensor, norm: float, steps: int,
+                    step_size: float | Tensor, targeted: bool, start: Tensor | None) -> Tensor:
+    """The loop shared by FGM, I-FGM and PGD: normalised CE-gradient steps, Lp-ball projection, box clipping.
+
+    ``inputs`` and ``labels`` come from ``validate``, ``eps`` from ``per_sample`` (the callers check them once).
+    """
     step = batch_view(per_sample(step_size, inputs, "step_size"), inputs) * (-1.0 if targeted else 1.0)
     x_adv = inputs.clone() if start is None else start
     for k in range(steps):
@@ -96,9 +99,10 @@ def min_eps_search(model: nn.Module, inputs: Tensor, labels: Tensor, *, attack: 
                    search_steps: int = 10, **attack_kwargs) -> Tensor:
     """Per-sample smallest ε at which a budgeted ``attack`` (fgm, ifgm, pgd, alg1, ...) succeeds.
 
-    ``eps_grid``: EAD's protocol (EAD §3.7, Table 4) — the grid is scanned in increasing order and
-    each sample keeps the adversarial example of the first ε that succeeds (success need not be
-    monotone in ε, so the scan is exhaustive); samples that succeeded drop out of later calls.
+    ``eps_grid``: EAD's protocol ("Experiment Setup and Parameter Setting", Table 4) — the grid is
+    scanned in increasing order and each sample keeps the adversarial example of the first ε that
+    succeeds (success need not be monotone in ε, so the scan is exhaustive); samples that succeeded
+    drop out of later calls.
     ``eps_max``: bisection — one call at ε_max, then ``search_steps`` halvings of each sample's own
     interval [lo, hi] (per-sample ε); assumes success is monotone in ε. Success is recomputed from
     the model (argmax). Samples with no success return their clean input.

@@ -1,2 +1,2 @@
-"""Defenses: adversarial training (recipes in ``advlab.zoo``, loop in ``advlab.zoo.training``),
+"""Defenses: adversarial training (recipes in ``advlab.zoo``, loop in ``advlab.training``),
 defensive distillation, and perturbation generator networks (PGN)."""

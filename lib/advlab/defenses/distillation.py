@@ -1,4 +1,5 @@
-"""Defensive distillation (Papernot et al. 2016), as attacked in the EAD paper (chapter ead).
+"""Defensive distillation (Papernot et al. 2016), as attacked in the EAD paper ("Breaking Defensive
+Distillation"; chapter ead).
 
 A teacher is trained on hard labels with its logits divided by T; its softmax at temperature T on
 the training set gives soft labels; a student of the same architecture and initialisation is
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from advlab.zoo.training import Recipe, fit
+from advlab.training import Recipe, fit
 
 
 @torch.no_grad()

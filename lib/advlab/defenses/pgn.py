@@ -1,38 +1,42 @@
 """Adversarial training with perturbation generator networks (PGN; ICLR 2020 submission; chapter pgn).
 
 A generator G(∇ₓF, x, y; φ) learns to perturb the images on which the classifier F(x; θ) is trained,
-the two playing the minimax game of Eq. 4 (pgn.md §2.2):
+the two playing the minimax game of Eq. 4 (Section 3.1):
 
     min_θ max_φ  E[ CE(F(x + G(·)), y; θ) − c_L·‖G(·)‖₂² ],
 
-with the box constraint of Eq. 5 (tanh reparametrisation, pgn.md §2.3). ``train_pgn`` is the
-training loop of the official code (pgn.md §2.5) and a zoo trainer (fit's signature);
-``robustness_curve`` is the paper's evaluation (Eq. 6, ρ_cw vs benign accuracy, pgn.md §2.9).
+with the box constraint of Eq. 5 (tanh reparametrisation). ``train_pgn`` is the training loop of
+the official code (the paper says only that the networks "are alternately trained") and a zoo
+trainer (fit's signature). The paper's evaluation, the robustness-curve of Section 4.2 (Eq. 6), is
+``advlab.evaluate.robustness_curve``.
 
-Decisions (pgn.md §3), each a default that can be changed:
+Where the paper is silent or its official code differs, each a default that can be changed:
 
-- ∇ₓF is the per-sample gradient of the true-class softmax probability (paper §3.1); the official
+- ∇ₓF is the per-sample gradient of the true-class softmax probability (Section 3.1); the official
   code differentiates the batch mean, which divides every gradient by the batch size and makes the
-  generator's input depend on it (§3 item 2): ``batch_mean_gradient=True`` reproduces it.
+  generator's input depend on it: ``batch_mean_gradient=True`` reproduces it.
 - The classifier step is first order by default: ∇ₓF is a constant, so x_adv carries no θ-dependence
-  (``double_backprop=False``), like the FGM-AT / PGD-AT baselines of ``advlab.zoo.training``. The
-  official code back-propagates through x_adv, the generator and ∇ₓF (§3 item 1): ``True``. In a
-  3-epoch CIFAR-10 run (4,000 images, width 16) the two agreed to four digits in loss and to 0.1
-  point in accuracy, the second-order step costing about 1.8×. The generator's gradient is the same either way.
+  (``double_backprop=False``), like the FGM-AT / PGD-AT baselines of ``advlab.training``. The
+  official code back-propagates through x_adv, the generator and ∇ₓF, which the paper does not
+  discuss: ``True``. In a 3-epoch CIFAR-10 run (4,000 images, width 16) the two agreed to four
+  digits in loss and to 0.1 point in accuracy, the second-order step costing about 1.8×. The
+  generator's gradient is the same either way.
 - The penalty is c_L times the squared L2 norm of the pixel-space δ = x_adv − x, summed over pixels
-  and averaged over the batch (§3 item 3); the classifier is trained on x_adv only (item 7).
+  and averaged over the batch, as in the official code, where Eq. 4 prints ‖G(·)‖₂ of the tanh-space
+  output (a departure; see the chapter's 'Departures from the paper'); the classifier is trained
+  on x_adv only (Table 1, "Adv Coefficient 1.0").
 - One minimax step per minibatch: both gradients from the same forward pass, then one Adam step on
-  θ and φ (item 6). The EMA (decay 0.998) has no warm-up, as TensorFlow's without ``num_updates``.
+  θ and φ (the official code). The EMA (decay 0.998, Table 1) has no warm-up, as TensorFlow's
+  without ``num_updates``.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -40,25 +44,25 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import advlab
+from advlab.evaluate import accuracy
 from advlab.fileio import sha256sum
-from advlab.zoo.training import accuracy, augment, save_state, split, training_state_path
+from advlab.training import as_percent, augment, save_state, split, training_state_path
 
 __all__ = ["PGNRecipe", "PerturbationGenerator", "pgn_perturb", "pgn_step", "train_pgn", "generator_path",
-           "robustness_curve", "PAPER_CW", "TANH_SHRINK"]
+           "TANH_SHRINK"]
 
-TANH_SHRINK = 0.999999  # atanh(0.999999·(2x − 1)) stays finite at x ∈ {0, 1} (pgn.md §3 item 4)
-PAPER_CW = {"binary_search_steps": 5, "max_iterations": 100, "learning_rate": 5e-3, "initial_const": 1e-2,
-            "confidence": 0.0, "abort_early": True}  # pgn.md §2.10: 100 iterations, CleverHans defaults otherwise
+# atanh(0.999999·(2x − 1)) stays finite at x ∈ {0, 1}, where Eq. 5's atanh(2x − 1) is not (the official code's factor)
+TANH_SHRINK = 0.999999
 
 
 @dataclass(frozen=True)
 class PGNRecipe:
-    """How a PGN model is trained (Table 1 and the official code, pgn.md §2.5); ``note`` is the zoo's summary.
+    """How a PGN model is trained (Table 1 and the official code); ``note`` is the zoo's summary.
 
     ``c_l`` is the trade-off c_L of Eq. 4 (50 in Tables 2–3); ``generator_width`` the channels of the
     generator's conv layers (128 in Table 1, whatever the classifier's width in the official code);
     ``ema_decay`` 0 evaluates the live weights. ``double_backprop`` and ``batch_mean_gradient`` are
-    the module's decisions (pgn.md §3 items 1–2). ``generator_init_scale`` scales the generator's
+    the module's decisions (see the module docstring). ``generator_init_scale`` scales the generator's
     He-normal output layer: 1 is the official code, where ‖δ‖₂ starts near 2 on CIFAR-10 and, Adam's
     steps being blind to the gradient's scale, shrinks at the same pace whatever c_L; 0 starts from
     δ ≈ 0, so that short runs reach each c_L's own equilibrium. ``augment``, ``train_subset`` and
@@ -83,12 +87,13 @@ class PGNRecipe:
 
 
 class PerturbationGenerator(nn.Module):
-    """G(∇ₓF, x, y; φ) of Table 1 (pgn.md §2.4): a label-conditioned decoder whose last layers see the
-    gradient image and the image; it returns the perturbation in tanh space (linear output, Eq. 5).
+    """G(∇ₓF, x, y; φ) of Table 1: a label-conditioned decoder whose last layers see the gradient image
+    and the image; it returns the perturbation in tanh space (linear output, Eq. 5).
 
     dense 1024 → concat y → dense (s/4)²·width → reshape → concat tiled y → 3×3 upconv stride 2 →
     concat tiled y → 3×3 upconv stride 2 → concat [∇ₓF, 2x − 1] → 3×3 conv width → 3×3 conv C.
-    Leaky-ReLU 0.2 and He-normal initialisation as in the code; ``init_scale`` multiplies the output
+    Table 1's two stride-1 "Upconv" layers are ordinary convolutions, leaky-ReLU 0.2 and He-normal
+    initialisation, all as in the official code; ``init_scale`` multiplies the output
     layer's initial weights (0: the generator starts at x_adv ≈ x). ``image_size`` must be divisible
     by 4 (32 for CIFAR, 28 for MNIST).
     """
@@ -128,9 +133,9 @@ def pgn_perturb(classifier: nn.Module, generator: PerturbationGenerator, x: Tens
                 create_graph: bool = False, batch_mean_gradient: bool = False) -> Tensor:
     """x_adv = ½(tanh(atanh(0.999999·(2x − 1)) + G(∇ₓF, x, y)) + 1) (Eq. 5), in [0, 1], shaped like x.
 
-    ∇ₓF is the gradient of the true-class softmax probability F(x)_y (pgn.md §2.1), per sample, or
-    of the batch mean of those probabilities with ``batch_mean_gradient`` (the official code, §3
-    item 2). ``create_graph`` keeps ∇ₓF differentiable in θ (double backprop, §3 item 1). The
+    ∇ₓF is the gradient of the true-class softmax probability F(x)_y (Section 3.1), per sample, or
+    of the batch mean of those probabilities with ``batch_mean_gradient`` (the official code).
+    ``create_graph`` keeps ∇ₓF differentiable in θ (double backprop, as the official code). The
     generator runs in the caller's grad mode; ∇ₓF is computed even under ``torch.no_grad()``.
     """
     with torch.enable_grad():
@@ -145,7 +150,7 @@ def pgn_perturb(classifier: nn.Module, generator: PerturbationGenerator, x: Tens
 def pgn_step(classifier: nn.Module, generator: PerturbationGenerator, optimizer: torch.optim.Optimizer,
              x: Tensor, y: Tensor, *, c_l: float, double_backprop: bool = False, batch_mean_gradient: bool = False,
              train_classifier: bool = True) -> dict[str, float]:
-    """One minimax step (pgn.md §2.5): from one forward pass, ∇_θ CE(F(x_adv), y) and
+    """One minimax step of Eq. 4 (the official code's loop): from one forward pass, ∇_θ CE(F(x_adv), y) and
     ∇_φ [−CE(F(x_adv), y) + c_L·mean ‖δ‖₂²], then one ``optimizer`` step on both.
 
     With ``train_classifier=False`` only φ moves (θ gets no gradient). Returns the batch's
@@ -192,7 +197,7 @@ def _ema_update(average: nn.Module, live: nn.Module, decay: float) -> None:
 def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: str | Path, *, progress: bool = True,
               device: str | torch.device = "cpu", description: str = "",
               on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
-    """Train ``model`` (the classifier, logits on [0,1] inputs) against a PGN (pgn.md §2.5); a zoo trainer.
+    """Train ``model`` (the classifier, logits on [0,1] inputs) against a PGN (Table 1); a zoo trainer.
 
     Per minibatch one ``pgn_step`` (Adam, ``recipe.lr``), then an EMA (``recipe.ema_decay``) of
     classifier and generator; held-out and test accuracy are the EMA classifier's. Saves the EMA
@@ -248,7 +253,7 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
         metrics = {"epoch": epoch + 1, **{key: round(total / batches, 4) for key, total in totals.items()},
                    "seconds": round(time.perf_counter() - start, 1)}
         if recipe.holdout:
-            metrics["holdout_accuracy"] = round(accuracy(ema_model, held_images, held_labels), 2)
+            metrics["holdout_accuracy"] = as_percent(accuracy(ema_model, held_images, held_labels))
         history.append(metrics)
         save_state(state_path, {"recipe": asdict(recipe), **{key: module.state_dict() for key, module in modules.items()},
                                 "random": random.get_state(), "torch_rng": torch.get_rng_state(), "history": history})
@@ -264,48 +269,9 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
     save_state(path, model.state_dict())
     state_path.unlink(missing_ok=True)
     return {
-        "epochs": recipe.epochs, "seed": recipe.seed, "test_accuracy": round(test_accuracy, 2),
+        "epochs": recipe.epochs, "seed": recipe.seed, "test_accuracy": as_percent(test_accuracy),
         "test_samples": len(test_set), "training_seconds": round(sum(m["seconds"] for m in history), 1),
         "history": history, "device": str(device), "advlab_version": advlab.__version__,
         "torch_version": torch.__version__, "sha256": sha256sum(path), "generator_sha256": sha256sum(generator_path(path)),
     }
 
-
-def robustness_curve(models: Mapping[tuple[str, float], nn.Module], test_set, *, attack_kwargs: dict | None = None,
-                     batch_size: int = 500, include_misclassified: bool = True,
-                     parameter_names: Mapping[str, str] | None = None, progress: bool = False):
-    """The points of the paper's robustness-curve (Section 4.2, pgn.md §2.9): benign accuracy and ρ_cw.
-
-    ``models`` maps (method, trade-off value) — e.g. ("PGD-AT", 0.1) or ("PGN", 50.0) — to a model;
-    each is put in eval mode and attacked with ``carlini_wagner_l2`` (``PAPER_CW`` updated with
-    ``attack_kwargs``) on every image of ``test_set`` through ``evaluate.run_attack``. ρ_cw (Eq. 6)
-    is the mean C&W L2 norm over the successful adversarial examples D, ``median_l2`` their median.
-    Clean-misclassified images count in D with norm 0, as in the official evaluation (pgn.md §3
-    item 10); ``include_misclassified=False`` leaves them out of D. ``parameter`` is "c_L" for
-    methods named in ``parameter_names`` (default {"PGN": "c_L"}) as such, else "eps". Accuracies and
-    the success rate are fractions. Rows are sorted by method, then value.
-    """
-    import pandas as pd
-
-    from advlab.attacks import carlini_wagner_l2
-    from advlab.evaluate import run_attack
-
-    kwargs = {**PAPER_CW, **(attack_kwargs or {})}
-    names = {"PGN": "c_L"} if parameter_names is None else parameter_names
-    attack = lambda model, x, y, targeted: carlini_wagner_l2(model, x, y, targeted=targeted, **kwargs)  # noqa: E731
-    rows = []
-    for (method, value), model in tqdm(sorted(models.items(), key=lambda item: item[0]), disable=not progress,
-                                       desc="robustness curve"):
-        model.eval()
-        device = next(model.parameters()).device
-        result = run_attack(model, test_set.images.to(device), test_set.labels.to(device), attack,
-                            batch_size=batch_size)
-        member = result.success & ~result.already_adversarial if not include_misclassified else result.success
-        norms = result.distances["l2"][member].double()
-        rows.append({"method": method, "parameter": names.get(method, "eps"), "value": value,
-                     "benign_accuracy": 1 - result.already_adversarial.double().mean().item(),
-                     "rho_cw": norms.mean().item() if len(norms) else math.nan,
-                     "median_l2": norms.quantile(0.5).item() if len(norms) else math.nan,
-                     "success_rate": result.success.double().mean().item(), "n_images": len(test_set)})
-    return pd.DataFrame(rows, columns=["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",
-                                       "success_rate", "n_images"])

@@ -27,7 +27,8 @@ def cw_cnn(in_channels: int = 1, image_size: int = 28, convs=(32, 32, 64, 64), f
 
     MNIST: convs (32, 32, 64, 64), FC (200, 200) — the DDN paper's MNIST model ("same as C&W",
     chapter ddn) and EAD's MNIST model (chapter ead). CIFAR-10: convs (64, 64, 128, 128), FC (256, 256).
-    3×3 kernels, valid padding, max-pool 2, dropout before the last FC layer (ead.md §4 item 145).
+    3×3 kernels, valid padding, max-pool 2, dropout before the last FC layer (the layout of EAD's
+    official code; the EAD paper cites C&W's networks without listing them).
     """
     c1, c2, c3, c4 = convs
     side = ((image_size - 4) // 2 - 4) // 2
@@ -108,8 +109,8 @@ def convpool_cnn(in_channels: int = 3, num_classes: int = 10, width: int = 64) -
     """The PGN paper's ConvPool-CNN (Table 1): three blocks of two 3×3 convs (width·2^s, width·2^(s+1))
     and a 2×2 average pool, a 3×3 conv to the classes, global average pooling (chapter pgn).
 
-    Leaky-ReLU 0.2, "same" padding, no batch norm, no dropout (pgn.md §2.4); ``width`` is the
-    paper's model-size multiplier (64 in the paper).
+    Leaky-ReLU 0.2, "same" padding, no batch norm, no dropout (the official code; Table 1 lists only
+    the layers); ``width`` is the code's model-size multiplier (64 in the paper; the right panels of Figs. 5 and 7 vary it).
     """
     layers: list[nn.Module] = []
     cin = in_channels

@@ -1,0 +1,275 @@
+"""Experiment helpers of the attack chapters: the DDN chapter explains them; ANU and EAD reuse them.
+
+- :class:`Runs`: attack runs on an attack set, each computed once and reused by every section that
+  needs it (DDN: Table 1's baseline runs serve Tables 5–6 and Fig. 2); it counts image-iterations.
+- :func:`grid_search`: an attack's hyper-parameter grid on a few images, the setting with the best
+  median norm kept (DDN: the C&W learning-rate × constant search of its 4×25 and 1×100 rows).
+- :class:`SearchRecord`: a ``callback`` of ``carlini_wagner_l2`` / EAD that gives each image's best
+  constant c (DDN Fig. 2).
+- :func:`targeted_metrics`: average case and least likely (worst target) of an (images, targets) run.
+- :func:`distance_metrics`: success, mean and median norm and accuracy at ε from per-image distances
+  (e.g. the per-image minimum over attacks, DDN Tables 5–6 "All", ``evaluate.best_distances``).
+- :func:`accuracy_at`, :func:`accuracy_gap`, :func:`mean_accuracy_gap`: accuracy under a bound ε, and
+  paired differences of two models on the same images (DDN Fig. 4 and claims C9–C11).
+- :func:`require`, :func:`relative_part`: a claim's missing model as "not tested here"; a claim part
+  that compares two attacks or models per image by the relative difference of their mean or median norm.
+- :func:`relative_to`: a column relative to a reference row per group (DDN: time relative to DDN-100).
+- :func:`correct`: per-image clean correctness on the first test images (paired clean accuracies).
+- :class:`NormTrace`, :func:`trace_attack`: the norm of one image's iterate at every forward pass of any
+  attack (DDN's idea figure).
+- :func:`example_rows`: clean and adversarial images with predictions and norms for ``plots.examples_grid``.
+
+Every estimate comes from :mod:`advlab.chapter.stats` with the book's intervals.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from advlab import data
+from advlab.attacks._common import SearchRound
+from advlab.chapter import stats
+from advlab.chapter.claims import Part, Rule, Unmeasured
+from advlab.chapter.samples import AttackSet, Targeted, _correct
+from advlab.chapter.stats import Estimate
+from advlab.evaluate import AttackResult, run_attack, summarize
+
+Attack = Callable[..., Tensor]
+
+
+def _attack_key(attack: Attack):
+    """A hashable description of an attack: equal ``functools.partial`` s (same function, same keywords)
+    describe the same run, so a chapter that asks twice for ``partial(ddn, steps=300)`` runs it once."""
+    if isinstance(attack, functools.partial):
+        return (_attack_key(attack.func), attack.args, tuple(sorted(attack.keywords.items())))
+    return attack
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def run_on(model: nn.Module, attacked: AttackSet | Targeted, attack: Attack, *,
+           batch_size: int | None = None) -> AttackResult:
+    """``run_attack`` on an attack set (untargeted, its labels) or a :class:`Targeted` view (towards its
+    targets), on the model's device, every image in one batch unless ``batch_size``."""
+    device = _device(model)
+    if isinstance(attacked, Targeted):
+        return run_attack(model, attacked.inputs.to(device), attacked.targets.to(device), attack, targeted=True,
+                          batch_size=batch_size)
+    return run_attack(model, attacked.images.to(device), attacked.labels.to(device), attack, batch_size=batch_size)
+
+
+class Runs:
+    """Attack runs, each computed once: ``runs(model, attacked, attack)`` returns the stored result when
+    the same model, attack set and attack (equal ``partial`` s) ran before.
+
+    ``image_iterations`` counts the forward passes of every computed run times its attacked images
+    (a budget of K iterations on N images costs about K·N), the unit of a chapter's cost estimate.
+    """
+
+    def __init__(self, batch_size: int | None = None):
+        self.batch_size = batch_size
+        self._stored: dict = {}
+        self.image_iterations = 0.0
+
+    def __call__(self, model: nn.Module, attacked: AttackSet | Targeted, attack: Attack) -> AttackResult:
+        key = (id(model), id(attacked), _attack_key(attack))
+        if key not in self._stored:
+            result = run_on(model, attacked, attack, batch_size=self.batch_size)
+            self.image_iterations += result.forwards.sum().item()
+            self._stored[key] = (model, attacked, result)  # the objects stay alive, so their ids stay unique
+        return self._stored[key][2]
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+
+def grid_search(model: nn.Module, attacked: AttackSet | Targeted, make_attack: Callable[..., Attack],
+                grid: Mapping[str, Sequence], *, runs: Runs | None = None, norm: str = "l2"
+                ) -> tuple[pd.DataFrame, dict]:
+    """Run ``make_attack(**setting)`` for every setting of ``grid`` (all combinations of its values) and
+    keep the one with the smallest median norm, then the higher success rate, then the smaller mean:
+    the DDN paper's selection of C&W's learning rate and constant for its 1×100 and 4×25 rows.
+
+    Returns the grid as a table (one row per setting: the parameters, ``success_pct``,
+    ``mean_<norm>``, ``median_<norm>``) and the selected setting. Runs on ``attacked`` (typically the
+    first images of the attack set: ``AttackSet.first``), through ``runs`` if given.
+    """
+    run = runs or Runs()
+    rows = []
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values))
+        summary = summarize(run(model, attacked, make_attack(**setting)))
+        rows.append({**setting, "success_pct": 100 * summary["success_rate"],
+                     f"mean_{norm}": summary[f"mean_{norm}"], f"median_{norm}": summary[f"median_{norm}"]})
+    table = pd.DataFrame(rows)
+    order = table.assign(mean=table[f"mean_{norm}"].fillna(math.inf)).sort_values(
+        [f"median_{norm}", "success_pct", "mean"], ascending=[True, False, True], kind="stable")
+    best = {key: table.loc[order.index[0], key] for key in grid}
+    return table, {key: value.item() if hasattr(value, "item") else value for key, value in best.items()}
+
+
+class SearchRecord:
+    """A ``callback`` for ``carlini_wagner_l2`` (or EAD): keeps the last search round of every batch.
+
+    ``best_const(result)`` gives, per sample of the ``run_attack`` result the attack ran in, the
+    constant c of the round that found its returned example: "the best C found by the C&W
+    algorithm" of DDN Fig. 2; NaN where the sample was not attacked (already adversarial) or no
+    round succeeded. Use one record per run.
+    """
+
+    def __init__(self):
+        self.rounds: list[SearchRound] = []
+
+    def __call__(self, state: SearchRound) -> None:
+        self.rounds.append(state)
+
+    def best_const(self, result: AttackResult, criterion: str = "L2") -> Tensor:
+        following = self.rounds[1:] + [None]
+        last = [r for r, after in zip(self.rounds, following) if after is None or after.search_step == 0]
+        out = torch.full((len(result.success),), math.nan, dtype=torch.float64)
+        attacked = ~result.already_adversarial
+        if last:
+            values = torch.cat([r.best_const[criterion].cpu().double() for r in last])
+            if len(values) != int(attacked.sum()):
+                raise ValueError(f"the record holds {len(values)} samples, the result attacked {int(attacked.sum())}:"
+                                 " use one SearchRecord per run")
+            out[attacked] = values
+        return out
+
+
+def _per_image(result: AttackResult, targeted: Targeted, norm: str) -> np.ndarray:
+    return targeted.per_image_view(result.adversarial_distance(norm)).double().numpy()
+
+
+def targeted_metrics(result: AttackResult, targeted: Targeted, norm: str = "l2") -> dict[str, Estimate]:
+    """The DDN paper's targeted columns (Tables 2–4) of a run on a :class:`Targeted` view, as percentages
+    and norms with cluster-bootstrap intervals over images (n counts images):
+
+    - ``avg_success_pct``, ``avg_mean_<norm>``: average case, over every (image, target) attack;
+    - ``ll_success_pct``, ``ll_mean_<norm>``: least likely, per image its worst target (the largest
+      norm over its targets, a failure if any target failed), then over images.
+    """
+    distance = _per_image(result, targeted, norm)
+    worst = distance.max(1)
+    return {"avg_success_pct": stats.rate(np.isfinite(distance)).scaled(100),
+            f"avg_mean_{norm}": stats.mean(distance),
+            "ll_success_pct": stats.rate(np.isfinite(worst)).scaled(100),
+            f"ll_mean_{norm}": stats.mean(worst)}
+
+
+def least_likely_success(result: AttackResult, targeted: Targeted, norm: str = "l2") -> np.ndarray:
+    """Per image, whether every one of its targets succeeded (the least-likely success flags)."""
+    return np.isfinite(_per_image(result, targeted, norm)).all(1)
+
+
+def distance_metrics(distances: Tensor, norm: str = "l2", eps: float | None = None) -> dict[str, Estimate]:
+    """``success_pct``, ``mean_<norm>`` (over successes), ``median_<norm>`` (failures as +∞) of per-image
+    distances (+∞ = failure), and with ``eps`` ``acc_at_eps_pct``, the accuracy under the bound ε: the
+    same columns as ``attack_metrics`` for a quantity that is not one run, e.g. DDN Tables 5–6 "All"
+    (``evaluate.best_distances``: the per-image minimum over attacks)."""
+    d = torch.as_tensor(distances).double().numpy()
+    out = {"success_pct": stats.rate(np.isfinite(d)).scaled(100), f"mean_{norm}": stats.mean(d),
+           f"median_{norm}": stats.median(d)}
+    if eps is not None:
+        out["acc_at_eps_pct"] = accuracy_at(distances, eps)
+    return out
+
+
+def accuracy_at(distances: Tensor, eps: float) -> Estimate:
+    """Accuracy (%) under the bound ``eps``: the share of images with no adversarial example of norm ≤ ε
+    (distance > ε; misclassified clean images have distance 0), Wilson interval."""
+    return stats.rate((torch.as_tensor(distances).double() > eps).numpy()).scaled(100)
+
+
+def accuracy_gap(a: Tensor, b: Tensor, eps: float) -> Estimate:
+    """Accuracy of model A minus model B under the bound ``eps``, as a fraction, from per-image distances
+    on the same images: paired bootstrap of the robust flags (distance > ε)."""
+    flags = [(torch.as_tensor(x).double() > eps).double().numpy() for x in (a, b)]
+    return stats.paired_difference(*flags)
+
+
+def mean_accuracy_gap(a: Tensor, b: Tensor, eps_max: float) -> Estimate:
+    """A − B in the mean accuracy over ε uniform on [0, ``eps_max``] (the area under the accuracy curve
+    divided by ``eps_max``), as a fraction. Per image that mean is min(distance, ε_max) / ε_max, so the
+    gap is a paired bootstrap of per-image values on the same images."""
+    area = [(torch.as_tensor(x).double().clamp(max=eps_max) / eps_max).numpy() for x in (a, b)]
+    return stats.paired_difference(*area)
+
+
+def require(models, dataset: str, *roles: str) -> None:
+    """Raise :class:`~advlab.chapter.claims.Unmeasured` (the claim is "not tested here") if a model of
+    ``roles`` (default: "baseline") is not loaded in ``models`` (``Chapter.models``), naming the command
+    that trains it."""
+    for role in (r for r in roles or ("baseline",) if (dataset, r) not in models):
+        raise Unmeasured(f"model {models.name(dataset, role)} is not trained yet ({models.train_command(dataset, role)})")
+
+
+def relative_part(label: str, a, b, rule: Rule, statistic: str = "mean") -> Part:
+    """A claim part: stat(a) / stat(b) − 1 over the same images where both succeeded (paired bootstrap,
+    ``stats.relative_difference``), printed in percent (e.g. "DDN-100 / C&W mean L2 − 1: +3.1 %")."""
+    return Part(label, stats.relative_difference(a, b, statistic), rule, digits=1, scale=100, unit=" %")
+
+
+def relative_to(frame: pd.DataFrame, column: str, where: Mapping[str, object], by: str, name: str) -> pd.DataFrame:
+    """``frame`` with ``name`` = each row's ``column`` divided by that of the row matching ``where`` in
+    the same ``by`` group, e.g. run-times relative to DDN-100 per dataset (comparable across hardware)."""
+    reference = frame.loc[np.logical_and.reduce([frame[key] == value for key, value in where.items()])]
+    return frame.assign(**{name: frame[column] / frame[by].map(reference.set_index(by)[column])})
+
+
+def correct(model: nn.Module, dataset: str, n: int = data.TEST_SIZE) -> np.ndarray:
+    """Per image of the first ``n`` test images of ``dataset``, whether ``model`` classifies it correctly
+    (clean accuracy with ``stats.rate``; two models compared with ``stats.paired_difference``)."""
+    images = data.first_test_images(dataset, n)
+    return _correct(model, images.images, images.labels).numpy()
+
+
+class NormTrace(nn.Module):
+    """Wraps ``model``; at every forward pass records ‖x[0] − ``origin``‖₂ of the first row and whether
+    the model misclassifies it (``label``): the trajectory of any attack on one image, one point per
+    forward pass (for DDN and C&W one per iteration). Lists ``norms`` and ``adversarial``."""
+
+    def __init__(self, model: nn.Module, origin: Tensor, label: int):
+        super().__init__()
+        self.model, self.origin, self.label = model, origin, label
+        self.norms: list[float] = []
+        self.adversarial: list[bool] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.model(x)
+        self.norms.append((x[0].detach() - self.origin).norm().item())
+        self.adversarial.append(logits[0].argmax().item() != self.label)
+        return logits
+
+
+def trace_attack(model: nn.Module, image: Tensor, label: int, attack: Attack) -> tuple[list[float], list[bool], float]:
+    """Run ``attack`` on one ``image`` (C, H, W) through a :class:`NormTrace`: the norm and the status of
+    every iterate (one per forward pass) and the norm of the example the attack returned."""
+    device = _device(model)
+    trace = NormTrace(model, image.to(device), int(label)).eval()
+    found = attack(trace, image[None].to(device), torch.tensor([int(label)], device=device)).cpu()
+    return trace.norms, trace.adversarial, (found - image[None]).norm().item()
+
+
+def example_rows(shown: AttackSet, adversarial: Mapping[str, tuple[nn.Module, AttackResult]]) -> list[tuple]:
+    """The rows of ``plots.examples_grid``: the clean images of ``shown`` with their labels, then per name
+    the adversarial images of a run on them (``adversarial[name] = (model, result)``, the result's first
+    ``len(shown)`` samples) with the model's predicted class and ‖δ‖₂ (left out where the attack
+    failed) (DDN Fig. 5)."""
+    classes, n = shown.dataset.classes, len(shown)
+    rows = [("clean", shown.images, [classes[y] for y in shown.labels], None)]
+    for name, (model, result) in adversarial.items():
+        with torch.no_grad():
+            predicted = model(result.adv_inputs[:n].to(_device(model))).argmax(1).cpu()
+        rows.append((name, result.adv_inputs[:n], [classes[c] for c in predicted], result.adversarial_distance()[:n]))
+    return rows
