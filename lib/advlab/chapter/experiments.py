@@ -57,10 +57,15 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+# Batches of 100: on this book's 2-core CPU a forward+backward costs less per image at 100 than at 250
+# or 500 (benchmarks/bench_floor.py); DDN-50 on 300 MNIST images ran 3.8 s in one batch, 3.0 s in three.
+BATCH_SIZE = 100
+
+
 def run_on(model: nn.Module, attacked: AttackSet | Targeted, attack: Attack, *,
-           batch_size: int | None = None) -> AttackResult:
+           batch_size: int | None = BATCH_SIZE) -> AttackResult:
     """``run_attack`` on an attack set (untargeted, its labels) or a :class:`Targeted` view (towards its
-    targets), on the model's device, every image in one batch unless ``batch_size``."""
+    targets), on the model's device, in batches of ``batch_size`` (None: all in one)."""
     device = _device(model)
     if isinstance(attacked, Targeted):
         return run_attack(model, attacked.inputs.to(device), attacked.targets.to(device), attack, targeted=True,
@@ -76,7 +81,7 @@ class Runs:
     (a budget of K iterations on N images costs about K·N), the unit of a chapter's cost estimate.
     """
 
-    def __init__(self, batch_size: int | None = None):
+    def __init__(self, batch_size: int | None = BATCH_SIZE):
         self.batch_size = batch_size
         self._stored: dict = {}
         self.image_iterations = 0.0
