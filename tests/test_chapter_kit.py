@@ -266,3 +266,25 @@ def test_attack_metrics_on_a_real_attack_result():
     assert metrics["mean_l2"].value == pytest.approx(torch.linspace(1, 2, n)[success].double().mean().item())
     assert metrics["gradients"].value == 100 and metrics["gradients"].low == 100
     assert json.dumps(tables.row(metrics, attack="x"))  # plain numbers, ready for CSV
+
+
+def test_distortion_bars_draw_one_bar_per_category_and_group_with_intervals():
+    import matplotlib
+    import matplotlib.container
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from advlab.chapter import plots
+
+    frame = pd.DataFrame({"attack": ["EAD", "EAD", "C&W", "C&W"], "norm": ["L1", "L2", "L1", "L2"],
+                          "mean": [10.0, 1.5, 14.0, 1.4], "mean low": [9.0, 1.4, 13.0, 1.3],
+                          "mean high": [11.0, 1.6, 15.0, 1.5]})
+    fig, ax = plt.subplots()
+    plots.distortion_bars(ax, frame, category="norm", group="attack", value="mean")
+    heights = sorted(patch.get_height() for patch in ax.patches)
+    assert heights == sorted(frame["mean"])
+    bars = [c for c in ax.containers if isinstance(c, matplotlib.container.BarContainer)]
+    assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["L1", "L2"]
+    plt.close(fig)
