@@ -443,7 +443,7 @@ for ax, ds in zip(axes[0], DATASETS):
     ax.legend(fontsize=7)
 fig.suptitle("Fig. 5: robustness of the baseline, DDN-trained and ANU-trained models")
 save("fig5_robustness", fig)
-save("fig5_robust_accuracy", pd.DataFrame([ch.row({"accuracy_pct": experiments.accuracy_at(d, zoo.ROBUST_EPS[ds]),
+save("fig5_robust_accuracy", pd.DataFrame([ch.row({"accuracy_pct": ch.tables.accuracy_at(d, zoo.ROBUST_EPS[ds]),
                                                    "median_l2": ch.stats.median(d.double().numpy())}, dataset=LABEL[ds],
                                                   model=role, eps=zoo.ROBUST_EPS[ds], n=len(d)) for (ds, role), d in robust.items()]))
 

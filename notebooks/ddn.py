@@ -553,7 +553,7 @@ for ds in DEFENDED:
         by_attack = {f"{name} {budget}": run(ds, name, budget, role) for name, budget in DEFENSE_ROWS}
         DISTANCES[ds, role] = {key: result.adversarial_distance() for key, result in by_attack.items()}
         DISTANCES[ds, role]["All"] = best_distances(list(by_attack.values()))
-        rows += [ch.row(ex.distance_metrics(d, eps=zoo.ROBUST_EPS[ds]), defense=defense, attack=key, **{
+        rows += [ch.row(ch.tables.distance_metrics(d, eps=zoo.ROBUST_EPS[ds]), defense=defense, attack=key, **{
             "model (here)": NAMES[ds][role], "budget (here)": here(*key.split()) if key != "All" else "minimum"},
             n=len(d)) for key, d in DISTANCES[ds, role].items()]
     ch.show(ctx.results.table(ch.compare(paper, pd.DataFrame(rows), on=["defense", "attack"], metrics=[
@@ -607,7 +607,7 @@ for ax, ds in zip(axes[0], DEFENDED):
         plots.accuracy_vs_eps(ax, curve, f"here: {NAMES[ds][role]}", color=color)
         ax.scatter(points["eps"], points[role], marker="x", color=color, label="paper: " + LABELS[role].split(" (")[0])
         curves.append(curve.assign(dataset=DS[ds], model=NAMES[ds][role]))
-        stated += [ch.row({"accuracy_pct": ex.accuracy_at(DISTANCES[ds, role]["All"], eps)}, dataset=DS[ds], eps=eps,
+        stated += [ch.row({"accuracy_pct": ch.tables.accuracy_at(DISTANCES[ds, role]["All"], eps)}, dataset=DS[ds], eps=eps,
                           model=LABELS[role], n=len(UNTARGETED[ds])) for eps in points["eps"]]
     ax.set_title(f"{DS[ds]} ({len(UNTARGETED[ds])} images)")
     ax.legend(fontsize=7)

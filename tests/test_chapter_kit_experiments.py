@@ -15,7 +15,7 @@ from torch import nn
 
 from advlab import data
 from advlab.attacks import carlini_wagner_l2, ddn
-from advlab.chapter import experiments as ex
+from advlab.chapter import experiments as ex, tables
 from advlab.chapter.claims import Effect, Unmeasured
 from advlab.chapter.samples import AttackSet, Targeted
 from advlab.evaluate import AttackResult, run_attack
@@ -129,7 +129,7 @@ def test_targeted_metrics_average_case_and_least_likely():
 
 
 def test_distance_metrics_of_a_per_image_minimum():
-    metrics = ex.distance_metrics(torch.tensor([0.5, 1.0, 2.0, INF]), eps=1.0)
+    metrics = tables.distance_metrics(torch.tensor([0.5, 1.0, 2.0, INF]), eps=1.0)
     assert metrics["success_pct"].value == pytest.approx(75.0)
     assert metrics["mean_l2"].value == pytest.approx(3.5 / 3)  # over successes
     assert metrics["median_l2"].value == 1.0  # lower median, the failure as +∞
@@ -141,7 +141,7 @@ def test_distance_metrics_of_a_per_image_minimum():
 def test_accuracy_at_and_paired_gaps():
     a = torch.tensor([2.0, 2.0, 0.5, 3.0, INF, 0.0])
     b = torch.tensor([0.5, 2.0, 0.5, 0.5, 1.2, 0.0])
-    assert ex.accuracy_at(a, 1.0).value == pytest.approx(400 / 6)
+    assert tables.accuracy_at(a, 1.0).value == pytest.approx(400 / 6)
     gap = ex.accuracy_gap(a, b, 1.0)
     assert gap.value == pytest.approx(2 / 6) and gap.low <= gap.value <= gap.high and gap.n == 6
     # the mean accuracy over ε ∈ [0, ε_max] is the area under the accuracy curve divided by ε_max

@@ -7,9 +7,9 @@
 - :class:`SearchRecord`: a ``callback`` of ``carlini_wagner_l2`` / EAD that gives each image's best
   constant c (DDN Fig. 2).
 - :func:`targeted_metrics`: average case and least likely (worst target) of an (images, targets) run.
-- :func:`distance_metrics`: success, mean and median norm and accuracy at ε from per-image distances
+- (per-image distance summaries and accuracy at ε: ``tables.distance_metrics`` / ``tables.accuracy_at``)
   (e.g. the per-image minimum over attacks, DDN Tables 5–6 "All", ``evaluate.best_distances``).
-- :func:`accuracy_at`, :func:`accuracy_gap`, :func:`mean_accuracy_gap`: accuracy under a bound ε, and
+- :func:`accuracy_gap`, :func:`mean_accuracy_gap`: accuracy under a bound ε, and
   paired differences of two models on the same images (DDN Fig. 4 and claims C9–C11).
 - :func:`require`, :func:`relative_part`: a claim's missing model as "not tested here"; a claim part
   that compares two attacks or models per image by the relative difference of their mean or median norm.
@@ -175,25 +175,6 @@ def targeted_metrics(result: AttackResult, targeted: Targeted, norm: str = "l2")
 def least_likely_success(result: AttackResult, targeted: Targeted, norm: str = "l2") -> np.ndarray:
     """Per image, whether every one of its targets succeeded (the least-likely success flags)."""
     return np.isfinite(_per_image(result, targeted, norm)).all(1)
-
-
-def distance_metrics(distances: Tensor, norm: str = "l2", eps: float | None = None) -> dict[str, Estimate]:
-    """``success_pct``, ``mean_<norm>`` (over successes), ``median_<norm>`` (failures as +∞) of per-image
-    distances (+∞ = failure), and with ``eps`` ``acc_at_eps_pct``, the accuracy under the bound ε: the
-    same columns as ``attack_metrics`` for a quantity that is not one run, e.g. DDN Tables 5–6 "All"
-    (``evaluate.best_distances``: the per-image minimum over attacks)."""
-    d = torch.as_tensor(distances).double().numpy()
-    out = {"success_pct": stats.rate(np.isfinite(d)).scaled(100), f"mean_{norm}": stats.mean(d),
-           f"median_{norm}": stats.median(d)}
-    if eps is not None:
-        out["acc_at_eps_pct"] = accuracy_at(distances, eps)
-    return out
-
-
-def accuracy_at(distances: Tensor, eps: float) -> Estimate:
-    """Accuracy (%) under the bound ``eps``: the share of images with no adversarial example of norm ≤ ε
-    (distance > ε; misclassified clean images have distance 0), Wilson interval."""
-    return stats.rate((torch.as_tensor(distances).double() > eps).numpy()).scaled(100)
 
 
 def accuracy_gap(a: Tensor, b: Tensor, eps: float) -> Estimate:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from advlab.chapter import stats
+from advlab.chapter.tables import accuracy_at
 
 
 def accuracy_curve(distances: torch.Tensor, eps: Sequence[float]) -> pd.DataFrame:
@@ -21,7 +21,7 @@ def accuracy_curve(distances: torch.Tensor, eps: Sequence[float]) -> pd.DataFram
     distances = torch.as_tensor(distances).double()
     rows = []
     for e in eps:
-        estimate = stats.rate((distances > e).numpy()).scaled(100)
+        estimate = accuracy_at(distances, e)
         rows.append({"eps": float(e), "accuracy_pct": estimate.value, "accuracy_pct low": estimate.low,
                      "accuracy_pct high": estimate.high, "n": estimate.n})
     return pd.DataFrame(rows)

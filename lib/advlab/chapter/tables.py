@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+import torch
 
 from advlab.chapter import stats
 from advlab.chapter.samples import Targeted
@@ -30,16 +32,33 @@ def attack_metrics(result: AttackResult, norms: tuple[str, ...] = ("l2",), targe
     (an image's targets are not independent).
     """
     shape = (lambda v: targeted.per_image_view(v)) if targeted is not None else (lambda v: v)
-    out = {"success_pct": stats.rate(shape(result.success).numpy()).scaled(100)}
+    out = {}
     for norm in norms:
-        distance = shape(result.adversarial_distance(norm)).double().numpy()
-        out[f"mean_{norm}"] = stats.mean(distance)
-        out[f"median_{norm}"] = stats.median(distance)
+        out.update(distance_metrics(shape(result.adversarial_distance(norm)), norm))
     attacked = ~result.already_adversarial
     gradients = result.backwards[attacked].mean().item() if attacked.any() else math.nan
     out["gradients"] = stats.exact(gradients, int(attacked.sum()), "mean backward passes per attacked image")
     out["seconds"] = stats.exact(result.seconds, len(result.success), "wall time of the attack calls")
     return out
+
+
+def distance_metrics(distances: torch.Tensor, norm: str = "l2", eps: float | None = None) -> dict[str, Estimate]:
+    """``success_pct``, ``mean_<norm>`` (over successes), ``median_<norm>`` (failures as +∞) of per-image
+    distances (+∞ = failure), and with ``eps`` ``acc_at_eps_pct``, the accuracy under the bound ε: the
+    same columns as ``attack_metrics`` for a quantity that is not one run, e.g. DDN Tables 5–6 "All"
+    (``evaluate.best_distances``: the per-image minimum over attacks)."""
+    d = torch.as_tensor(distances).double().numpy()
+    out = {"success_pct": stats.rate(np.isfinite(d)).scaled(100), f"mean_{norm}": stats.mean(d),
+           f"median_{norm}": stats.median(d)}
+    if eps is not None:
+        out["acc_at_eps_pct"] = accuracy_at(distances, eps)
+    return out
+
+
+def accuracy_at(distances: torch.Tensor, eps: float) -> Estimate:
+    """Accuracy (%) under the bound ``eps``: the share of images with no adversarial example of norm ≤ ε
+    (distance > ε; misclassified clean images have distance 0), Wilson interval."""
+    return stats.rate((torch.as_tensor(distances).double() > eps).numpy()).scaled(100)
 
 
 def row(estimates: dict[str, Estimate], **keys) -> dict:
