@@ -161,7 +161,7 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
     history: list[dict] = []
     state_path = training_state_path(path)
     if state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        state = torch.load(state_path, map_location="cpu", weights_only=False)  # RNG states stay CPU tensors
         if state["recipe"] == asdict(recipe):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])

@@ -1,23 +1,25 @@
 """The zoo's catalogue: every model the chapters use, its architecture and its training recipes.
 
 Also the papers' constants the recipes and chapters share: ``ANU_GAMMA``, ``ROBUST_EPS``,
-``DISTILLATION_TEMPERATURES`` and ``PGN_SWEEPS``. Recipes are data: a committed manifest records
+``DISTILLATION_TEMPERATURES``, ``PGN_SWEEPS``, ``RETRAINED_VARIANTS`` and ``RETRAINED_SEEDS``. Recipes are data: a committed manifest records
 ``asdict(recipe)`` and the tests compare it with the entry here, so a changed value means retraining.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from torch import nn
 
+from advlab.defenses.appended import AppendedExamples, AppendedRecipe, train_appended
 from advlab.defenses.distillation import distill
 from advlab.defenses.pgn import PGNRecipe, train_pgn
 from advlab.training import Adversarial, Recipe, fit
 from advlab.zoo import architectures as arch
 
-__all__ = ["ZooEntry", "ENTRIES", "get_entry", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS"]
+__all__ = ["ZooEntry", "ENTRIES", "get_entry", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS",
+           "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ _FULL_CLEAN = {
     "cifar10": Recipe(epochs=50, lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-6, milestones=(30,),
                       augment=True, note="C&W recipe, 50 epochs, crop+flip"),
 }
+_CLEAN_MNIST_QUICK = Recipe(epochs=4, lr=1e-3, optimizer="adam", note="Adam 1e-3, 4 epochs")
+
 # Quick adversarial fine-tuning from the clean quick model, per dataset: images (+ held-out), robust-accuracy ε
 # and optimizer: SGD 0.01 broke the 78 % CIFAR-10 base model (38 % clean after PGD-AT), Adam 5e-4 does not.
 _QUICK_AT = {"mnist": (10_000, 500, 1.5, {"lr": 0.01, "momentum": 0.9}),
@@ -71,16 +75,46 @@ def _adversarial(dataset: str, attack: str, kwargs: dict, max_norm: float, chapt
                         note=f"{label}, 50 epochs SGD 0.01, ×0.1 at 30, from scratch")})
 
 
-def _distilled(temperature: float) -> ZooEntry:
-    """EAD's defensive distillation of the C&W MNIST network at temperature T ("Breaking Defensive
-    Distillation", Fig. 3, Table 11)."""
+_QUICK_DISTILLATION = {"mnist": dict(epochs=2, train_subset=30_000), "cifar10": dict(epochs=4)}
+
+
+def _distilled(dataset: str, temperature: float) -> ZooEntry:
+    """EAD's defensive distillation of the C&W network at temperature T ("Breaking Defensive
+    Distillation", Fig. 3, Tables 11-12)."""
+    quick = _QUICK_DISTILLATION[dataset]
+    images = f"{quick['train_subset'] // 1000}k" if "train_subset" in quick else "all"
     return ZooEntry(
-        f"mnist-distilled-t{temperature:g}", "mnist", _CW_MNIST, _BUILD["mnist"], ("ead",),
-        {"quick": Recipe(epochs=2, lr=1e-3, optimizer="adam", train_subset=30_000, temperature=temperature,
-                         note=f"distilled at T={temperature:g}: teacher + student, Adam 1e-3, 2 epochs on 30k images each"),
-         "full": replace(_FULL_CLEAN["mnist"], temperature=temperature, milestones=(),
+        f"{dataset}-distilled-t{temperature:g}", dataset, _CW_MNIST if dataset == "mnist" else _CW_CIFAR10,
+        _BUILD[dataset], ("ead",),
+        {"quick": Recipe(lr=1e-3, optimizer="adam", temperature=temperature, **quick,
+                         note=f"distilled at T={temperature:g}: teacher + student, Adam 1e-3, {quick['epochs']} epochs "
+                              f"on {images} training images each"),
+         "full": replace(_FULL_CLEAN[dataset], temperature=temperature, milestones=(),
                          note=f"distilled at T={temperature:g}: EAD/Papernot, teacher + student 50 epochs SGD 0.01")},
         trainer=distill)
+
+
+# EAD's adversarial training (Tables 3, 14): the examples appended to the training set, by variant,
+# each retrained with three seeds (the paper trains once; its effect is small).
+RETRAINED_VARIANTS = {"clean": (), "ead-l1": ("ead-l1",), "cw": ("cw",), "ead-l1-cw": ("ead-l1", "cw")}
+RETRAINED_SEEDS = (0, 1, 2)
+_APPENDED_SCHEDULE = {"quick": {"search_steps": 5, "steps": 200, "initial_const": 0.1},
+                      "full": {"search_steps": 9, "steps": 1000, "initial_const": 1e-3}}
+
+
+def _retrained(variant: str, seed: int) -> ZooEntry:
+    """The C&W MNIST network retrained on the training set plus the variant's adversarial examples
+    (``defenses.appended``): quick = mnist-smallcnn's recipe, examples of 1000 training images × 9
+    targets at the chapter's reduced schedule; full = the paper's recipe and schedule."""
+    def recipe(name: str, base: Recipe) -> AppendedRecipe:
+        attacks = RETRAINED_VARIANTS[variant]
+        appended = AppendedExamples(attacks, source_recipe=name, attack_kwargs=_APPENDED_SCHEDULE[name]) if attacks else None
+        label = " + ".join(attacks) or "no"
+        return AppendedRecipe(**{**asdict(base), "seed": seed, "note": f"{base.note}; {label} examples appended, seed {seed}"},
+                              appended=appended)
+    return ZooEntry(f"mnist-retrained-{variant}-s{seed}", "mnist", _CW_MNIST, _BUILD["mnist"], ("ead",),
+                    {"quick": recipe("quick", _CLEAN_MNIST_QUICK), "full": recipe("full", _FULL_CLEAN["mnist"])},
+                    trainer=train_appended)
 
 
 DISTILLATION_TEMPERATURES = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)  # EAD Tables 11-12
@@ -126,7 +160,7 @@ ANU_GAMMA = {"mnist": {"gamma_init": 0.4, "alpha_gamma": 0.15}, "cifar10": {"gam
 
 ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
     ZooEntry("mnist-smallcnn", "mnist", _CW_MNIST, _BUILD["mnist"], ("intro", "ddn", "anu", "ead"),
-             {"quick": Recipe(epochs=4, lr=1e-3, optimizer="adam", note="Adam 1e-3, 4 epochs"),
+             {"quick": _CLEAN_MNIST_QUICK,
               "full": _FULL_CLEAN["mnist"]}),
     ZooEntry("mnist-lenet5", "mnist", "LeNet-5 (ReLU, max-pool)",
              lambda: arch.normalized(arch.lenet5(), "mnist"), ("convex",),
@@ -149,7 +183,8 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
     _adversarial("cifar10", "anu", {"steps": 80, **ANU_GAMMA["cifar10"]}, 1.0, ("anu",)),  # ANU §5.3: ANU-80
     # L2 PGD-AT at the usual CIFAR-10 L2 budget ε 0.5 (Madry's public CIFAR-10 model is L∞ 8/255).
     _adversarial("cifar10", "pgd", {"steps": 10, "step_size": 0.125, "random_init": True}, 0.5, ("ddn",), quick_epochs=3),
-    *(_distilled(t) for t in DISTILLATION_TEMPERATURES),
+    *(_distilled(dataset, t) for dataset in ("mnist", "cifar10") for t in DISTILLATION_TEMPERATURES),
+    *(_retrained(variant, seed) for variant in RETRAINED_VARIANTS for seed in RETRAINED_SEEDS),
     *_convpool_entries(16, "quick"),
     *_convpool_entries(64, "full"),
     ZooEntry("cifar10-wrn28-10", "cifar10", "Wide ResNet 28-10 (dropout 0.3)",
