@@ -7,15 +7,16 @@ arguments: ``AttackInputError`` (a ValueError) for inputs outside [0, 1], NaN/In
 mismatched or out-of-range labels, an empty batch, and a model in training mode (call ``model.eval()``).
 Iteration budgets are always ``steps`` (``search_steps`` for the rounds of a binary search on the
 C&W / EAD constant); the margin of C&W and EAD is ``kappa``. ``callback`` (``ddn``, ``anu``,
-``carlini_wagner_l2``, ``ead``, ``ead_rules``) receives the per-sample state (``NormUpdateStep``,
-``SearchRound``) without changing the result.
+``carlini_wagner_l2``, ``elastic_net_cov``, ``ead``, ``ead_rules``) receives the per-sample state
+(``NormUpdateStep``, ``SearchRound``) without changing the result.
 Chapters: ddn (``ddn``, ``carlini_wagner_l2``, ``deepfool``), anu (``anu``),
-ead (``ead``, ``ead_rules``, ``fgm``, ``ifgm``, ``min_eps_search``), convex (``gnii_perturbation``,
-``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``pgd``, ``deepfool``), pgn (``pgd``, ``fgm``).
+ead (``ead``, ``ead_rules``, ``elastic_net_cov``, ``fgm``, ``ifgm``, ``min_eps_search``),
+convex (``gnii_perturbation``, ``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``pgd``, ``deepfool``),
+pgn (``pgd``, ``fgm``).
 """
 
 from advlab.attacks._common import AttackInputError, SearchRound, linearized_boundary_step, quantize
-from advlab.attacks.carlini_wagner import carlini_wagner_l2
+from advlab.attacks.carlini_wagner import carlini_wagner_l2, elastic_net_cov
 from advlab.attacks.convex import alg1, alg1_n, alg2, gnii_perturbation
 from advlab.attacks.ddn import NormUpdateStep, anu, ddn
 from advlab.attacks.deepfool import deepfool
@@ -24,6 +25,7 @@ from advlab.attacks.fast_gradient import fgm, ifgm, min_eps_search, pgd
 
 __all__ = [
     "AttackInputError", "quantize", "NormUpdateStep", "SearchRound",
-    "ddn", "anu", "carlini_wagner_l2", "ead", "ead_rules", "fgm", "ifgm", "pgd", "min_eps_search", "deepfool",
+    "ddn", "anu", "carlini_wagner_l2", "elastic_net_cov", "ead", "ead_rules", "fgm", "ifgm", "pgd", "min_eps_search",
+    "deepfool",
     "gnii_perturbation", "linearized_boundary_step", "alg1", "alg1_n", "alg2",
 ]

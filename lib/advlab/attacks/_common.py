@@ -202,6 +202,44 @@ def keep_best(best_dist: Tensor, best_adv: Tensor, dist: Tensor, adv: Tensor,
     return torch.where(better, dist, best_dist), torch.where(batch_view(better, adv), adv, best_adv)
 
 
+DECISION_RULES = ("EN", "L1")
+
+
+def check_decision_rules(rules: tuple[str, ...]) -> None:
+    """ValueError unless ``rules`` is a non-empty collection of EAD's decision rules ("EN", "L1")."""
+    if isinstance(rules, str) or not rules or not set(rules) <= set(DECISION_RULES):
+        raise ValueError(f"decision rules must be a non-empty tuple of {DECISION_RULES}, got {rules!r}")
+
+
+def rule_distances(delta: Tensor, beta: float, rules: tuple[str, ...]) -> dict[str, Tensor]:
+    """Per decision rule, the distance it minimises among successful iterates (EAD, "Decision rule"),
+    per sample of the perturbations ``delta``: "EN" β‖δ‖₁ + ‖δ‖₂², "L1" ‖δ‖₁."""
+    flat = delta.flatten(1)
+    l1 = flat.abs().sum(1) if beta or "L1" in rules else 0  # C&W (β = 0, EN rule) needs no L1
+    return {rule: l1 if rule == "L1" else beta * l1 + flat.square().sum(1) for rule in rules}
+
+
+class BestIterates:
+    """Per decision rule, the best successful iterate of a search so far (C&W / EAD: "the best over all
+    iterates of all binary-search steps"): ``distance`` (inf if none), ``adv`` (the clean input if none)
+    and ``const``, the c of the round that found it (NaN if none); each a dict rule → per-sample tensor."""
+
+    def __init__(self, inputs: Tensor, rules: tuple[str, ...]):
+        blank = torch.full((inputs.shape[0],), math.inf, dtype=inputs.dtype, device=inputs.device)
+        self.distance = {rule: blank.clone() for rule in rules}
+        self.adv = {rule: inputs.clone() for rule in rules}
+        self.const = {rule: torch.full_like(blank, math.nan) for rule in rules}
+
+    def update(self, index: Tensor | slice, distances: dict[str, Tensor], x: Tensor, success: Tensor,
+               const: Tensor) -> None:
+        """``keep_best`` per rule for the samples ``index`` (their iterates ``x``, found with constant ``const``)."""
+        for rule, distance in distances.items():
+            previous = self.distance[rule][index]
+            new, self.adv[rule][index] = keep_best(previous, self.adv[rule][index], distance, x, success)
+            self.const[rule][index] = torch.where(new < previous, const, self.const[rule][index])
+            self.distance[rule][index] = new
+
+
 class SearchRound(NamedTuple):
     """The per-sample state of ``carlini_wagner_l2`` / ``ead_rules`` after one round of the binary search
     on c, passed to their ``callback``; every tensor is a detached copy of shape (N,), safe to keep.

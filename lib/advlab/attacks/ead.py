@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import (SearchCallback, check_label_range, is_adversarial, keep_best, margin_loss,
-                                    report_round, update_trade_off, validate)
-
-DECISION_RULES = ("EN", "L1")
+from advlab.attacks._common import (DECISION_RULES, BestIterates, SearchCallback, check_decision_rules,
+                                    check_label_range, is_adversarial, margin_loss, report_round, rule_distances,
+                                    update_trade_off, validate)
 
 
 def ead(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, beta: float = 1e-3,
@@ -36,28 +33,30 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
     y_{k+1} = x_{k+1} + k/(k+3)·(x_{k+1} − x_k). The step size decays with a square root,
     α_k = learning_rate·(1 − k/I)^½ with I = ``steps`` (the official code's form of the paper's
     "square-root decay"). Every x_{k+1} is tested for success (κ-shifted argmax) — one extra forward
-    pass per iteration. The binary search on c runs ``search_steps`` rounds per sample, as in C&W
-    ("Experiment Setup and Parameter Setting": 9 rounds of 1000 iterations); the rules only choose
-    among the successful iterates of all rounds: "EN" the smallest β‖δ‖₁ + ‖δ‖₂², "L1" the smallest
-    ‖δ‖₁. Both come from the same run, so the returned dict maps each rule to its adversarial examples.
+    pass per iteration (sharing one forward on [y_{k+1}; x_{k+1}] with the gradient is slower on the
+    CPU: the backward then runs on the doubled batch). The binary search on c runs ``search_steps``
+    rounds per sample, as in C&W ("Experiment Setup and Parameter Setting": 9 rounds of 1000
+    iterations); the rules only choose among the successful iterates of all rounds: "EN" the
+    smallest β‖δ‖₁ + ‖δ‖₂², "L1" the smallest ‖δ‖₁. Both come from the same run, so the returned
+    dict maps each rule to its adversarial examples.
 
     Where the official code differs from the paper this follows the paper: momentum k/(k+3) as
     printed in Algorithm 1 (the code's counter gives (k+1)/(k+4)), no early abort (the paper does not
     mention one). Where the paper is silent: a sample with no successful iterate returns its clean
-    input (the code returns a mid-grey image).
+    input (the code returns a mid-grey image). Foolbox 3.3.4's ``EADAttack`` with the same settings
+    returns the same examples wherever it succeeds (``benchmarks/bench_ead_foolbox.py``).
 
     ``callback``: if given, called after every round with a ``SearchRound`` whose ``best_distance``
     and ``best_const`` are keyed by decision rule. It does not change the result.
     """
-    unknown = set(decision_rules) - set(DECISION_RULES)
-    if unknown or not decision_rules:
-        raise ValueError(f"decision rules must be among {DECISION_RULES}, got {decision_rules!r}")
+    check_decision_rules(decision_rules)
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
     inputs, labels = validate(model, inputs, labels)
     batch = inputs.shape[0]
     const = torch.full((batch,), initial_const, dtype=inputs.dtype, device=inputs.device)
     lower, upper = torch.zeros_like(const), torch.full_like(const, 1e10)
-    best = {rule: (torch.full_like(const, math.inf), inputs.clone()) for rule in decision_rules}
-    best_const = {rule: torch.full_like(const, math.nan) for rule in decision_rules}
+    best = BestIterates(inputs, decision_rules)
 
     for outer in range(search_steps):
         x = y = inputs
@@ -76,17 +75,10 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
             with torch.no_grad():
                 adv = is_adversarial(model(x), labels, targeted, kappa)
             round_success |= adv
-            delta = (x - inputs).flatten(1)
-            l1 = delta.abs().sum(1)
-            for rule, (best_dist, best_adv) in best.items():
-                distance = l1 if rule == "L1" else beta * l1 + delta.square().sum(1)
-                improved, best_adv = keep_best(best_dist, best_adv, distance, x, adv)
-                best[rule], best_const[rule] = (improved, best_adv), torch.where(improved < best_dist, const,
-                                                                                 best_const[rule])
-        report_round(callback, outer, const, round_success, {rule: dist for rule, (dist, _) in best.items()},
-                     best_const)
+            best.update(slice(None), rule_distances(x - inputs, beta, decision_rules), x, adv, const)
+        report_round(callback, outer, const, round_success, best.distance, best.const)
         const, lower, upper = update_trade_off(const, lower, upper, round_success)
-    return {rule: best_adv for rule, (_, best_adv) in best.items()}
+    return best.adv
 
 
 def _shrink(z: Tensor, x0: Tensor, beta: float) -> Tensor:

@@ -1,13 +1,16 @@
 """The chapter kit: what every paper chapter needs besides the paper's own experiment.
 
 - :mod:`~advlab.chapter.run`: ``start`` / ``Chapter`` (parameters, device, models by role, ``run.json``);
-- :mod:`~advlab.chapter.samples`: which images are attacked (one rule) and the targets of targeted runs;
+- :mod:`~advlab.chapter.samples`: which images are attacked (one rule; per class for EAD's example grids)
+  and the targets of targeted runs;
 - :mod:`~advlab.chapter.stats`: 95 % intervals (Wilson for rates, bootstrap for norms and ratios);
 - :mod:`~advlab.chapter.claims`: verdicts on headline claims under one evidence standard;
 - :mod:`~advlab.chapter.tables`: standard metric names, ``compare`` with the paper, ``show``;
-- :mod:`~advlab.chapter.plots`: accuracy against ε, norm against iteration, distortion bars, example grids;
+- :mod:`~advlab.chapter.plots`: accuracy against ε, norm against iteration, distortion bars, example grids,
+  EAD's shrinkage operator, metric sweeps and 10 × 10 target grids;
 - :mod:`~advlab.chapter.experiments`: attack runs made once and reused, the C&W grid search, targeted
-  and per-image ("All") summaries, accuracy at ε (chapter ddn, reused by anu);
+  and per-image ("All") summaries, accuracy at ε (chapter ddn, reused by anu); EAD's best / average /
+  worst case, transfer and one run per decision rule (chapter ead);
 - :mod:`~advlab.chapter.traces`: per-iteration traces from the attacks' ``callback``, convergence and
   γ statistics, same-conditions timing (chapter anu).
 

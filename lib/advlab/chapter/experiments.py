@@ -18,12 +18,17 @@
 - :class:`NormTrace`, :func:`trace_attack`: the norm of one image's iterate at every forward pass of any
   attack (DDN's idea figure).
 - :func:`example_rows`: clean and adversarial images with predictions and norms for ``plots.examples_grid``.
+- :func:`target_distances`, :func:`cases_from_distances`: EAD's best / average / worst case over each
+  image's targets (its tables' ``best_asr`` … ``worst_linf`` columns).
+- :func:`transfer_distances`: examples crafted on one model judged on another (EAD's transfer to the
+  distilled net), as distances for :func:`cases_from_distances`.
 
 Every estimate comes from :mod:`advlab.chapter.stats` with the book's intervals.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -40,7 +45,7 @@ from advlab.chapter import stats
 from advlab.chapter.claims import Part, Rule, Unmeasured
 from advlab.chapter.samples import AttackSet, Targeted, _correct
 from advlab.chapter.stats import Estimate
-from advlab.evaluate import AttackResult, run_attack, summarize
+from advlab.evaluate import NORM_NAMES, AttackResult, run_attack, summarize
 
 Attack = Callable[..., Tensor]
 
@@ -221,19 +226,22 @@ def correct(model: nn.Module, dataset: str, n: int = data.TEST_SIZE) -> np.ndarr
 
 
 class NormTrace(nn.Module):
-    """Wraps ``model``; at every forward pass records ‖x[0] − ``origin``‖₂ of the first row and whether
-    the model misclassifies it (``label``): the trajectory of any attack on one image, one point per
-    forward pass (for DDN and C&W one per iteration). Lists ``norms`` and ``adversarial``."""
+    """Wraps ``model``; at every forward pass records ‖x[0] − ``origin``‖₂ and ‖x[0] − ``origin``‖₁ of the
+    first row and whether the model misclassifies it (``label``): the trajectory of any attack on one
+    image, one point per forward pass (for DDN and C&W one per iteration; EAD alternates the slack
+    point y_k and the iterate x_k). Lists ``norms``, ``l1_norms`` and ``adversarial``."""
 
     def __init__(self, model: nn.Module, origin: Tensor, label: int):
         super().__init__()
         self.model, self.origin, self.label = model, origin, label
         self.norms: list[float] = []
+        self.l1_norms: list[float] = []
         self.adversarial: list[bool] = []
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.model(x)
         self.norms.append((x[0].detach() - self.origin).norm().item())
+        self.l1_norms.append((x[0].detach() - self.origin).abs().sum().item())
         self.adversarial.append(logits[0].argmax().item() != self.label)
         return logits
 
@@ -259,3 +267,117 @@ def example_rows(shown: AttackSet, adversarial: Mapping[str, tuple[nn.Module, At
             predicted = model(result.adv_inputs[:n].to(_device(model))).argmax(1).cpu()
         rows.append((name, result.adv_inputs[:n], [classes[c] for c in predicted], result.adversarial_distance()[:n]))
     return rows
+
+
+CASES = ("best", "avg", "worst")
+
+
+def cases_from_distances(distances: Mapping[str, np.ndarray]) -> dict[str, Estimate]:
+    """EAD's best, average and worst case ("Evaluation Metrics") from per-norm (images, targets) arrays of
+    distances, +∞ where an attack failed; keys as the EAD tables' columns: ``best_asr``, ``best_<norm>``,
+    …, ``worst_<norm>``, the ASR in percent, each mean over the successful examples.
+
+    - best: an image succeeds if any of its targets did; each norm is, independently, the minimum over
+      its successful targets (the norms may come from different targets, as in the paper's code);
+    - avg: every (image, target) attack. The paper draws one random target per image with an unseeded
+      generator; weighting all targets equally is the expectation over that draw: a deterministic,
+      lower-variance estimate of the same quantities. Cluster bootstrap over images;
+    - worst: an image succeeds only if all its targets did; each norm independently the maximum.
+
+    Rates of best and worst have Wilson intervals (one flag per image); n counts images throughout.
+    Arrays may come from any source, e.g. :func:`transfer_distances`.
+    """
+    if not distances:
+        raise ValueError("need the distances of at least one norm")
+    _check_norms(distances)
+    arrays = {norm: np.asarray(d, dtype=np.float64) for norm, d in distances.items()}
+    shapes = {norm: a.shape for norm, a in arrays.items()}
+    if len(set(shapes.values())) != 1 or any(len(s) != 2 or 0 in s for s in shapes.values()):
+        raise ValueError(f"need non-empty (images, targets) arrays of one shape, got {shapes}")
+    if any(np.isnan(a).any() or (a < 0).any() for a in arrays.values()):
+        raise ValueError("distances must be >= 0 (+inf for a failure), got NaN or a negative value")
+    success = np.isfinite(next(iter(arrays.values())))
+    if any((np.isfinite(a) != success).any() for a in arrays.values()):
+        raise ValueError("the norms disagree on which attacks failed (+inf): pass the distances of one run")
+    flags = {"best": success.any(1), "avg": success, "worst": success.all(1)}
+    reduce = {"best": lambda a: a.min(1), "avg": lambda a: a, "worst": lambda a: a.max(1)}
+    out = {}
+    for case in CASES:
+        out[f"{case}_asr"] = stats.rate(flags[case]).scaled(100)
+        out.update({f"{case}_{norm}": stats.mean(reduce[case](a)) for norm, a in arrays.items()})
+    return out
+
+
+def _check_norms(norms) -> None:
+    unknown = [norm for norm in norms if norm not in NORM_NAMES]
+    if unknown:
+        raise ValueError(f"unknown norms {unknown}; use {list(NORM_NAMES)}")
+
+
+def _check_view(result: AttackResult, targeted: Targeted) -> None:
+    if not result.targeted:
+        raise ValueError("the result is of an untargeted run; best/average/worst cases need a targeted one")
+    if len(result.success) != targeted.images * targeted.per_image:
+        raise ValueError(f"the result has {len(result.success)} samples, the targeted view "
+                         f"{targeted.images} images × {targeted.per_image} targets")
+
+
+def by_case(frame: pd.DataFrame) -> pd.DataFrame:
+    """EAD's wide case columns (``best_asr`` … ``worst_linf``, with their " low"/" high" interval columns)
+    as rows: the other columns, then ``case`` (best, avg, worst) and ``asr``, ``l1``, ``l2``, ``linf``."""
+    prefixes = tuple(f"{case}_" for case in CASES)
+    keys = [c for c in frame.columns if not str(c).startswith(prefixes)]
+    parts = []
+    for case in CASES:
+        columns = {c: c[len(case) + 1:] for c in frame.columns if str(c).startswith(f"{case}_")}
+        parts.append(frame[keys + list(columns)].rename(columns=columns).assign(case=case))
+    return pd.concat(parts, ignore_index=True)[keys + ["case"] + [c for c in parts[0].columns if c not in keys + ["case"]]]
+
+
+def target_distances(result: AttackResult, targeted: Targeted, norms: Sequence[str] = ("l1", "l2", "linf")
+                     ) -> dict[str, np.ndarray]:
+    """Per norm, the (images, targets) distances of a run on a :class:`Targeted` view, +∞ where it failed
+    (success judged by the attacked model): the input of :func:`cases_from_distances` (EAD Tables 1,
+    5–12, 14; Table 13: :func:`transfer_distances`)."""
+    _check_view(result, targeted)
+    _check_norms(norms)
+    return {norm: _per_image(result, targeted, norm) for norm in norms}
+
+
+def run_rules(model: nn.Module, attacked: AttackSet | Targeted, attack: Callable[..., dict[str, Tensor]], *,
+              batch_size: int | None = BATCH_SIZE) -> dict[str, AttackResult]:
+    """An attack that returns one example per decision rule (``ead_rules``: "EN" and "L1" from one run),
+    run once by :func:`run_on`, as one result per rule. Every rule's result carries the run's time and
+    pass counts (the rules share the iterations)."""
+    outputs: list[dict[str, Tensor]] = []
+
+    def first(model, inputs, labels, targeted):
+        outputs.append(attack(model, inputs, labels, targeted=targeted))
+        return next(iter(outputs[-1].values()))
+
+    main = run_on(model, attacked, first, batch_size=batch_size)
+    results = {}
+    for rule in (outputs[0] if outputs else {}):
+        replay = iter(outputs)
+        result = run_on(model, attacked, lambda model, inputs, labels, targeted: next(replay)[rule], batch_size=batch_size)
+        results[rule] = dataclasses.replace(result, forwards=main.forwards, backwards=main.backwards, seconds=main.seconds)
+    return results
+
+
+def transfer_distances(source: AttackResult, target_model: nn.Module, targeted: Targeted,
+                       norms: Sequence[str] = ("l1", "l2", "linf"), batch_size: int = BATCH_SIZE
+                       ) -> dict[str, np.ndarray]:
+    """Transfer (EAD Fig. 4, Table 13): the examples of a targeted run ``source`` judged by ``target_model``.
+
+    An example succeeds if ``target_model``'s plain argmax is its target (as the paper evaluates, whatever
+    κ crafted it); its distances to the clean image are those of ``source``. Returns, per norm, the
+    (images, targets) distances with +∞ where it does not transfer, for :func:`cases_from_distances`.
+    Where the source attack failed, its returned input (the clean image for EAD and C&W) is judged
+    the same way; on images both models classify correctly it never transfers. Forward passes run in
+    batches of ``batch_size`` on ``target_model``'s device.
+    """
+    _check_view(source, targeted)
+    _check_norms(norms)
+    transferred = _correct(target_model, source.adv_inputs, targeted.targets.cpu(), batch_size)
+    return {norm: targeted.per_image_view(torch.where(transferred, source.distances[norm].double(), math.inf)).numpy()
+            for norm in norms}

@@ -89,6 +89,27 @@ def attack_set(dataset: str, n: int, correct_for: list[nn.Module] = ()) -> Attac
     return AttackSet(chosen, index.tolist(), rule)
 
 
+def per_class(dataset: str, rounds: int, correct_for: list[nn.Module] = (), classes: int = 10) -> AttackSet:
+    """The first ``rounds`` test images of every class that the models in ``correct_for`` classify
+    correctly, ordered round by round (class 0, 1, …, 9, then again): row i of the first round is of
+    class i, as in EAD's 10 × 10 example grids (Figs. 6–7), and every prefix ``first(n)`` spreads over
+    the classes. :class:`TooFewImages` if a class has fewer such images."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    pool = attack_set(dataset, min(data.TEST_SIZE, max(200, 40 * rounds * classes)), correct_for)
+    order = []
+    for k in range(rounds):
+        for c in range(classes):
+            hits = (pool.labels == c).nonzero().squeeze(1)
+            if len(hits) <= k:
+                raise TooFewImages(f"class {c} of {dataset} has only {len(hits)} usable images among the first "
+                                   f"{pool.indices[-1] + 1} test images; asked for {rounds}")
+            order.append(int(hits[k]))
+    index = torch.tensor(order)
+    chosen = replace(pool.dataset, images=pool.images[index], labels=pool.labels[index])
+    return AttackSet(chosen, [pool.indices[i] for i in order], f"per class, {pool.rule}")
+
+
 @dataclass(frozen=True)
 class Targeted:
     """Each image repeated once per target: ``inputs``/``targets`` (image-major), ``images`` × ``per_image``."""

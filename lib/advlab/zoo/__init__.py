@@ -12,8 +12,10 @@ is ``advlab.training``.
 
 from advlab.training import Adversarial, Recipe
 from advlab.zoo.build import evaluate, train
-from advlab.zoo.catalog import ANU_GAMMA, DISTILLATION_TEMPERATURES, ENTRIES, PGN_SWEEPS, ROBUST_EPS, ZooEntry
+from advlab.zoo.catalog import (ANU_GAMMA, DISTILLATION_TEMPERATURES, ENTRIES, PGN_SWEEPS, RETRAINED_SEEDS, RETRAINED_VARIANTS,
+                                ROBUST_EPS, ZooEntry)
 from advlab.zoo.store import ZooError, checkpoint_path, load, manifest, table, zoo_dir
 
 __all__ = ["load", "train", "evaluate", "table", "manifest", "checkpoint_path", "zoo_dir", "ZooError", "ZooEntry",
-           "ENTRIES", "Recipe", "Adversarial", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS"]
+           "ENTRIES", "Recipe", "Adversarial", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS",
+           "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]
