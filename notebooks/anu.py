@@ -94,14 +94,7 @@ GAMMAS = {(row.setting == "targeted", ds): {"gamma_init": row.gamma0, "alpha_gam
 NO_IMAGENET = "not reproduced (no ImageNet data offline)"
 
 
-def save(name: str, item) -> None:
-    """Save a table (CSV) or a figure (PNG) of this run as ``name`` and show it."""
-    if isinstance(item, plt.Figure):
-        item.tight_layout()
-        ctx.results.figure(item, name)
-        plt.show()
-    else:
-        ch.show(ctx.results.table(item, name))
+save = ctx.save  # a table (CSV) or figure (PNG) of this run, saved and shown
 
 
 NAMES = {ds: {"baseline": base, "DDN-AT": f"{base}-ddn-at", "ANU-AT": f"{base}-anu-at"}
@@ -555,16 +548,10 @@ IMAGENET = "ImageNet part not tested (no ImageNet data offline)"
 
 
 def judge(claim, statement, paper, make, section, caveat=IMAGENET):
-    """claims.judge on the parts make(ds) of every dataset whose runs exist (the others named in the caveat)."""
-    parts, absent = [], [f"{LABEL[ds]} not tested: {NAMES[ds]['baseline']} not trained yet" for ds in NAMES if ds not in DATASETS]
-    for ds in DATASETS:
-        try:
-            parts += make(ds)
-        except ch.Unmeasured as why:
-            absent.append(f"{LABEL[ds]} not tested: {why}")
-    if not parts:
-        return claims.not_tested(claim, statement, paper, "; ".join(absent), section=section)
-    claims.judge(claim, statement, paper, parts, section=section, caveat="; ".join(filter(None, [caveat, *absent])))
+    """claims.judge_each over the datasets: the parts make(ds) of every dataset whose runs exist."""
+    groups = {LABEL[ds]: ds for ds in DATASETS}
+    absent = [f"{LABEL[ds]} not tested: {NAMES[ds]['baseline']} not trained yet" for ds in NAMES if ds not in DATASETS]
+    claims.judge_each(claim, statement, paper, groups, make, section=section, caveat="; ".join(filter(None, [caveat, *absent])))
 
 
 def norm_part(ds, a, b, statistic="mean", targeted=False, rule=NONINFERIOR):

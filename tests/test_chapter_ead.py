@@ -19,7 +19,7 @@ PER_DATASET = {"mnist": ["e1_mnist_table1", "e2_mnist_table6", "e3_mnist_table8"
                "cifar10": ["e1_cifar10_table5", "e2_cifar10_table7", "e3_cifar10_table9", "e4_cifar10_table12"]}
 TABLES = ["e5_table13", "e6_table14", "e6_per_seed", "e6_clean_accuracy", "schedule_gap_gpu", "schedule_gap_cpu",
           "foolbox_comparison", "claims"]
-FIGURES = ["method", "e2_mnist_fig2", "e2_cifar10_fig5", "e4_fig3", "e5_fig4", "fig6_mnist_EAD (EN)", "fig7_cifar10_C&W (L2)"]
+FIGURES = ["method", "e2_mnist_fig2", "e2_cifar10_fig5", "e4_fig3", "e5_fig4", "fig6_mnist_ead-en", "fig7_cifar10_c-w-l2"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,9 @@ def test_cov_without_beta_is_carlini_wagner_and_claims_are_judged(run):
     assert "max |COV(β=0) − C&W|" in claims.here["EAD-C1"] and "0.000000" in claims.here["EAD-C1"]
     assert claims.verdict["EAD-C14"] == NOT_TESTED
     judged = claims[claims.verdict != NOT_TESTED]
-    assert len(judged) == 13 and judged.rule.str.len().gt(0).all() and judged.n.gt(0).all()
+    assert {f"EAD-C{i}" for i in (1, 5, 6, 7, 8, 9, 12, 13)} <= set(judged.index)
+    assert judged.rule.str.len().gt(0).all() and judged.n.gt(0).all()
+    assert claims.here["EAD-C2"].count("too few for an interval") == 2  # smoke: 1 sweep image per dataset
     headings = set(re.findall(r"^# ## (.+)$", (project_root() / "notebooks" / "ead.py").read_text(), re.M))
     assert set(claims.section.dropna()) <= headings
     assert claims.caveat.fillna("").str.contains("ImageNet").sum() >= 4

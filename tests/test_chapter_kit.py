@@ -288,3 +288,28 @@ def test_distortion_bars_draw_one_bar_per_category_and_group_with_intervals():
     assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["L1", "L2"]
     plt.close(fig)
+
+
+def test_judge_each_names_the_unmeasured_groups_and_judges_the_others():
+    book = Claims("toy", "smoke")
+
+    def make(key):
+        if key == "b":
+            raise Unmeasured("model not trained")
+        return [Part(f"{key} change", Estimate(-0.2, -0.3, -0.1, 20, "test"), Effect("below"))]
+
+    row = book.judge_each("T-C1", "A below B", "paper", {"A": "a", "B": "b"}, make, section="s", caveat="scale")
+    assert row["verdict"] == C.HOLDS and row["caveat"] == "scale; B not tested: model not trained"
+    none = book.judge_each("T-C2", "A below B", "paper", {"B": "b"}, make, section="s")
+    assert none["verdict"] == C.NOT_TESTED and "B not tested: model not trained" in none["here"]
+
+
+def test_a_bootstrap_over_too_few_images_is_inconclusive_whatever_its_interval():
+    narrow = Estimate(-0.2, -0.21, -0.19, C.MIN_BOOTSTRAP_SAMPLES - 1, "percentile bootstrap (4000 resamples)")
+    assert Part("x", narrow, Effect("below")).verdict()[0] == C.INCONCLUSIVE
+    enough = Estimate(-0.2, -0.21, -0.19, C.MIN_BOOTSTRAP_SAMPLES, "percentile bootstrap (4000 resamples)")
+    assert Part("x", enough, Effect("below")).verdict()[0] == C.HOLDS
+    rate = Estimate(1.0, 0.9, 1.0, 2, "Wilson score interval")
+    assert Part("x", rate, Threshold("at least", 0.5)).verdict()[0] == C.HOLDS
+    row = Claims("toy", "smoke").judge("T-C1", "s", "p", [Part("x", narrow, Effect("below"))], section="s")
+    assert row["verdict"] == C.INCONCLUSIVE and row["samples_to_resolve"] == C.MIN_BOOTSTRAP_SAMPLES

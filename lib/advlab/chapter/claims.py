@@ -29,6 +29,7 @@ QUALITATIVE = "holds qualitatively"
 INCONCLUSIVE = "inconclusive at this scale"
 DOES_NOT_HOLD = "does not hold"
 NOT_TESTED = "not tested here"
+MIN_BOOTSTRAP_SAMPLES = 5  # below this many images a bootstrap interval is not a 95 % interval
 VERDICTS = (HOLDS, QUALITATIVE, INCONCLUSIVE, DOES_NOT_HOLD, NOT_TESTED)
 _WEAKNESS = {HOLDS: 0, QUALITATIVE: 1, INCONCLUSIVE: 2, DOES_NOT_HOLD: 3}
 COLUMNS = ["chapter", "claim", "statement", "paper", "rule", "here", "n", "verdict", "caveat", "samples_to_resolve",
@@ -170,7 +171,7 @@ class Part:
         quantity is only known to be ≥ — "lower" — or ≤ — "upper" — the measured one, or "both"),
         the interval is opened on that side: only conclusions the truncation cannot have produced stand."""
         e = self.estimate
-        if not (math.isfinite(e.low) and math.isfinite(e.high)):
+        if not (math.isfinite(e.low) and math.isfinite(e.high)) or self.too_few():
             return INCONCLUSIVE, []
         if self.bound not in (None, "lower", "upper", "both"):
             raise ValueError(f"bound must be None, 'lower', 'upper' or 'both', got {self.bound!r}")
@@ -179,6 +180,11 @@ class Part:
             high = math.inf if self.bound in ("lower", "both") else e.high
             return self.rule.judge(Estimate(e.value, low, high, e.n, e.method))[0], []
         return self.rule.judge(e)
+
+    def too_few(self) -> bool:
+        """A bootstrap over fewer than ``MIN_BOOTSTRAP_SAMPLES`` samples (images) has too few distinct
+        resamples for a 95 % interval: its part is inconclusive whatever the interval says."""
+        return "bootstrap" in self.estimate.method and self.estimate.n < MIN_BOOTSTRAP_SAMPLES
 
     def text(self) -> str:
         bound = {"lower": ", a lower bound", "upper": ", an upper bound", "both": ", biased both ways"}.get(self.bound, "")
@@ -239,7 +245,8 @@ class Claims:
             raise ValueError(f"claim {claim} has no measured part")
         judged = [part.verdict() for part in parts]
         verdict = combine(v for v, _ in judged)
-        needed = [samples_to_resolve(p.estimate, b) for p, (v, b) in zip(parts, judged) if v == INCONCLUSIVE]
+        needed = [MIN_BOOTSTRAP_SAMPLES if p.too_few() else samples_to_resolve(p.estimate, b)
+                  for p, (v, b) in zip(parts, judged) if v == INCONCLUSIVE]
         needed = [n for n in needed if n is not None]
         return self._add(claim=claim, statement=statement, paper=paper,
                          rule=_rule_text(parts),
@@ -247,6 +254,21 @@ class Claims:
                          verdict=verdict, caveat=caveat,
                          samples_to_resolve=max(needed) if verdict == INCONCLUSIVE and needed else None,
                          section=section)
+
+    def judge_each(self, claim: str, statement: str, paper: str, groups: dict[str, object],
+                   make: Callable[[object], list[Part]], *, section: str, caveat: str = "") -> dict:
+        """Judge ``claim`` on the parts ``make(key)`` of every group (``groups``: label → key, e.g. each
+        dataset): a group whose ``make`` raises :class:`Unmeasured` is named with the reason in the
+        caveat; if none is measured the claim is not tested here, with the reasons."""
+        parts, absent = [], []
+        for label, key in groups.items():
+            try:
+                parts += make(key)
+            except Unmeasured as reason:
+                absent.append(f"{label} not tested: {reason}")
+        if not parts:
+            return self.not_tested(claim, statement, paper, "; ".join(absent) or "nothing measured", section=section)
+        return self.judge(claim, statement, paper, parts, section=section, caveat="; ".join(filter(None, [caveat, *absent])))
 
     def not_tested(self, claim: str, statement: str, paper: str, reason: str, *, section: str = "") -> dict:
         """Record a claim this book cannot test (e.g. no ImageNet offline), with the reason."""

@@ -107,6 +107,20 @@ class Chapter:
     def seconds(self) -> float:
         return time.perf_counter() - self.started
 
+    def save(self, name: str, item) -> None:
+        """Save a table (CSV, shown with its intervals) or a matplotlib figure (PNG, laid out tight and
+        shown) of this run as ``name`` in the chapter's results."""
+        import matplotlib.pyplot as plt
+
+        from advlab.chapter.tables import show
+
+        if isinstance(item, plt.Figure):
+            item.tight_layout()
+            self.results.figure(item, name)
+            plt.show()
+        else:
+            show(self.results.table(item, name))
+
     def finish(self, claims=None) -> dict:
         """Write the chapter's ``claims.csv`` (an :class:`~advlab.chapter.claims.Claims`) and ``run.json``;
         return the run record."""
