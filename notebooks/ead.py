@@ -346,7 +346,8 @@ if len(distill_frame):
     for ax, ds in zip(axes[0], DATASETS):
         here = distill_frame[distill_frame.dataset == LABEL[ds]]
         plots.metric_sweep([ax], here, "T", ["avg_asr"], "method", paper=paper_table("ead", "T11" if ds == "mnist" else "T12"))
-        ax.set(title=f"{LABEL[ds]}: {len(views[ds, 'distilled'].targets) // 9} images × 9 targets per T", ylim=(0, 105))
+        n = views[ds, "distilled"].images
+        ax.set(title=f"{LABEL[ds]}: {n} image{'s' * (n > 1)} × 9 targets per T", ylim=(0, 105))
     fig.suptitle("Fig. 3: average-case ASR against defensively distilled networks")
     save("e4_fig3", fig)
 else:
