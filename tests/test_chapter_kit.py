@@ -313,3 +313,9 @@ def test_a_bootstrap_over_too_few_images_is_inconclusive_whatever_its_interval()
     assert Part("x", rate, Threshold("at least", 0.5)).verdict()[0] == C.HOLDS
     row = Claims("toy", "smoke").judge("T-C1", "s", "p", [Part("x", narrow, Effect("below"))], section="s")
     assert row["verdict"] == C.INCONCLUSIVE and row["samples_to_resolve"] == C.MIN_BOOTSTRAP_SAMPLES
+
+
+def test_display_keeps_small_parameters_readable():
+    shown = tables.display_frame(pd.DataFrame({"beta": [0.0, 1e-5, 5e-4, 1e-2], "mean_l2": [1.23456, 0.0004, 2.0, 3.0]}))
+    assert list(shown["beta"]) == ["0.000", "1e-05", "0.0005", "0.010"]
+    assert list(shown["mean_l2"]) == ["1.235", "0.0004", "2.000", "3.000"]

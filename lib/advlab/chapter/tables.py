@@ -113,6 +113,8 @@ def _number(value, digits: int) -> str:
     if isinstance(value, (int,)) and not isinstance(value, bool):
         return f"{value:d}"
     if isinstance(value, float):
+        if value and abs(value) < 10 ** -digits:  # e.g. EAD's β = 1e-05 would print as 0.000
+            return f"{value:.2g}"
         return f"{value:.{digits}f}"
     return str(value)
 
