@@ -38,19 +38,22 @@ def test_every_table_and_figure_is_written(run):
         assert (run.results / f"{name}.png").stat().st_size > 5000, name
 
 
-@pytest.mark.parametrize("table, keys", [("e1_mnist_table1", ["method", "beta"]), ("e3_mnist_table8", ["attack"]),
-                                         ("e2_cifar10_table7", ["rule", "beta"]), ("e5_table13", ["method", "kappa"])])
-def test_tables_keep_the_papers_rows_with_reproduced_values_and_intervals(run, table, keys):
+@pytest.mark.parametrize("table", ["e1_mnist_table1", "e3_mnist_table8", "e2_cifar10_table7", "e5_table13", "e6_table14"])
+def test_tables_keep_the_papers_rows_beside_reproduced_values_and_intervals(run, table):
     frame = read(run, table)
-    assert set(frame.case) == {"best", "avg", "worst"}
+    assert set(frame.case) == {"best", "avg", "worst"} and {"asr (paper)", "asr (here)", "l1 Δ%"} <= set(frame.columns)
     reproduced = frame[frame.note.isna()]
-    assert len(reproduced) >= 0.9 * len(frame), "nearly every row of the paper is reproduced"
+    assert len(reproduced) and frame["asr (paper)"].notna().sum() >= len(frame) / 2
     asr = reproduced["asr (here)"]
     assert ((asr >= 0) & (asr <= 100)).all()
-    averages = reproduced[reproduced.case == "avg"].dropna(subset=["l1 (here)"])
-    assert len(averages) and (averages["l1 low"] <= averages["l1 (here)"] + 1e-9).all()
-    assert (averages["l1 (here)"] <= averages["l1 high"] + 1e-9).all()
-    assert np.isfinite(averages["l1 Δ%"]).any()
+    measured = reproduced.dropna(subset=["l1 (here)", "l1 low"])
+    assert ((measured["l1 low"] <= measured["l1 (here)"] + 1e-9) & (measured["l1 (here)"] <= measured["l1 high"] + 1e-9)).all()
+
+
+def test_attacks_with_successes_carry_finite_distortions(run):
+    e3 = read(run, "e3_mnist_table8").set_index(["attack", "case"])
+    for attack in ("I-FGM-L1", "I-FGM-L2", "I-FGM-L∞"):  # one ε search succeeds even at the smoke profile
+        assert e3.loc[(attack, "best"), "asr (here)"] > 0 and np.isfinite(e3.loc[(attack, "best"), "l1 (here)"])
 
 
 def test_cov_without_beta_is_carlini_wagner_and_claims_are_judged(run):

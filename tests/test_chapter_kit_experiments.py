@@ -211,9 +211,10 @@ def test_require_and_relative_part():
     ex.require(Models(), "mnist")
     with pytest.raises(Unmeasured, match="mnist-ours is not trained yet .advlab zoo train mnist-ours"):
         ex.require(Models(), "mnist", "baseline", "ours")
-    part = ex.relative_part("a / b − 1", np.array([1.1, 2.2, INF]), np.array([1.0, 2.0, 3.0]), Effect("above"))
+    a, b = np.array([1.1, 2.2, 3.3, 4.4, 5.5, INF]), np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    part = ex.relative_part("a / b − 1", a, b, Effect("above"))
     assert part.estimate.value == pytest.approx(0.1) and part.verdict()[0] == "holds"  # the failure is left out
-    assert part.text().startswith("a / b − 1: 10.0 %") and part.text().endswith("(n = 3)")
+    assert part.text().startswith("a / b − 1: 10.0 %") and part.text().endswith("(n = 6)")
 
 
 def test_relative_to_divides_by_the_reference_row_of_each_group():
