@@ -65,6 +65,7 @@ retrained_images = 3  # E6: MNIST images per retrained network (one per class)
 eps_steps = 10  # FGM / I-FGM: bisection steps of the smallest successful ε (paper: a grid of 1000, Table 4)
 
 # %%
+import json
 import math
 from functools import partial
 
@@ -74,7 +75,7 @@ import pandas as pd
 import torch
 
 import advlab.chapter as ch
-from advlab import zoo
+from advlab import project_root, zoo
 from advlab.attacks import carlini_wagner_l2, ead_rules, elastic_net_cov, fgm, ifgm, min_eps_search
 from advlab.chapter import experiments, plots
 from advlab.chapter.experiments import by_case, cases_from_distances, run_rules, target_distances
@@ -306,9 +307,8 @@ for ds in DATASETS:
         originals = sets[ds].images[:10]
         grid = originals[:, None].repeat(1, 10, 1, 1, 1).clone()
         success = torch.ones(10, 10, dtype=torch.bool)
-        for k in range(90):
-            i, t = k // 9, int(pairs.targets[k])
-            grid[i, t], success[i, t] = result.adv_inputs[k], bool(result.success[k])
+        rows, columns = torch.arange(90) // 9, pairs.targets[:90]  # image i towards class t, image-major
+        grid[rows, columns], success[rows, columns] = result.adv_inputs[:90], result.success[:90]
         slug = "".join(c if c.isalnum() else "-" for c in label.lower().replace("∞", "inf")).strip("-").replace("--", "-")
         save(f"fig{6 if ds == 'mnist' else 7}_{ds}_{slug}", plots.target_grid(
             originals, grid, success, [str(c) for c in range(10)], title=f"{LABEL[ds]}: {label}"))
@@ -428,9 +428,9 @@ if all(retrained.values()):
                 seeded.update({(variant, label, role[-1]): d[label] for role, d in zip(variant_roles, per_role)})
                 pooled[variant, label] = {norm: np.concatenate([d[label][norm] for d in per_role]) for norm in NORMS}
                 retrained_rows.append(case_row(pooled[variant, label], attack=label, adv_training=VARIANT[variant]))
-                per_seed += [{"attack": label, "adv_training": VARIANT[variant], "seed": role[-1],
-                              "avg L1": np.mean(d[label]["l1"][np.isfinite(d[label]["l1"])]),
-                              "avg L2": np.mean(d[label]["l2"][np.isfinite(d[label]["l2"])])} for role, d in zip(variant_roles, per_role)]
+                per_seed += [ch.row({"avg_l1": ch.stats.mean(d[label]["l1"]), "avg_l2": ch.stats.mean(d[label]["l2"])},
+                                    attack=label, adv_training=VARIANT[variant], seed=role[-1])
+                             for role, d in zip(variant_roles, per_role)]
     here = pd.DataFrame(retrained_rows)
     save("e6_table14", ch.compare(by_case(paper_table("ead", "T14")), by_case(here), on=["attack", "adv_training", "case"],
                                   metrics=METRICS))
@@ -454,10 +454,6 @@ else:
 # larger perturbations.
 
 # %%
-import json  # noqa: E402
-
-from advlab import project_root  # noqa: E402
-
 bench = json.loads((project_root() / "benchmarks" / "results" / "ead_schedule.json").read_text())
 gap_rows, gaps, paper_schedule = [], {}, {}
 for attack in ("EAD (EN)", "EAD (L1)", "C&W"):
