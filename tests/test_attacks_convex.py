@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from advlab.attacks import alg1, alg1_n, alg2, deepfool, fgm, gnii_perturbation, linearized_boundary_step
+from advlab.attacks import (alg1, alg1_n, alg2, deepfool, fgm, gnii_perturbation, linearized_boundary_step, pgd,
+                            random_sign)
 from linear_models import INF, LinearModel, exact_distances, make_inputs, make_model
 
 DUAL = {1: INF, 2: 2, INF: 1}
@@ -118,6 +120,42 @@ def test_alg2_is_gnii_with_the_class_score():
     x = inputs.clone().requires_grad_(True)
     grad, = torch.autograd.grad(model(x).gather(1, labels[:, None]).sum(), x)
     torch.testing.assert_close(alg2(model, inputs, labels, eps=0.07), (inputs - 0.07 * grad.sign()).clamp(0, 1))
+
+
+def test_without_the_box_the_steps_are_the_closed_forms():
+    """clip=False (the convex paper's code): Alg1, Alg2, FGSM and random steps leave [0, 1] by exactly ε; with the
+    box the same attacks stay inside; on a linear model unclipped Alg1 fools iff the unboxed L∞ distance is < ε."""
+    model = small_mlp()
+    inputs = torch.rand(6, 3, 4, generator=torch.Generator().manual_seed(4))
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    for attack in (alg1, alg2, partial(alg1_n, steps=3), partial(fgm, norm=INF), partial(pgd, norm=INF, steps=3),
+                   partial(random_sign, generator=torch.Generator().manual_seed(0))):
+        assert (attack(model, inputs, labels, eps=0.3, clip=False) - inputs).abs().max() <= 0.3 + 1e-6
+        boxed = attack(model, inputs, labels, eps=0.3)
+        assert boxed.min() >= 0 and boxed.max() <= 1
+    boxed, free = deepfool(model, inputs, labels, norm=INF), deepfool(model, inputs, labels, norm=INF, clip=False)
+    assert boxed.min() >= 0 and boxed.max() <= 1 and not torch.equal(boxed, free)
+    x = inputs.clone().requires_grad_(True)
+    grad, = torch.autograd.grad(model(x).gather(1, labels[:, None]).sum(), x)
+    free = alg2(model, inputs, labels, eps=0.3, clip=False)
+    torch.testing.assert_close(free, inputs - 0.3 * grad.sign())
+    assert free.min() < 0 or free.max() > 1
+    noise = random_sign(model, inputs, labels, eps=0.3, clip=False, generator=torch.Generator().manual_seed(0)) - inputs
+    torch.testing.assert_close(noise.abs(), torch.full_like(noise, 0.3))
+    assert 0.3 < (noise > 0).float().mean() < 0.7
+    linear = make_model((12,), 5, scale=10.0, seed=21)
+    points = torch.rand(16, 12, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    with torch.no_grad():
+        classes = linear(points).argmax(1)
+    w, b = linear.weight, linear.bias
+    margins = (points @ w.T + b).gather(1, classes[:, None]) - (points @ w.T + b)
+    unboxed = (margins / (w[classes][:, None] - w[None]).abs().sum(2).clamp_min(1e-30)).scatter(1, classes[:, None], INF).amin(1)
+    eps = float(unboxed.median()) + 1e-4
+    with torch.no_grad():
+        fooled = linear(alg1(linear, points, classes, eps=eps, clip=False)).argmax(1) != classes
+    assert torch.equal(fooled, unboxed < eps)
+    with pytest.raises(ValueError, match="untargeted"):
+        random_sign(model, inputs, labels, eps=0.1, targeted=True)
 
 
 def test_linear_model_helper_is_a_linear_map():

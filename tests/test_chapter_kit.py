@@ -319,3 +319,21 @@ def test_display_keeps_small_parameters_readable():
     shown = tables.display_frame(pd.DataFrame({"beta": [0.0, 1e-5, 5e-4, 1e-2], "mean_l2": [1.23456, 0.0004, 2.0, 3.0]}))
     assert list(shown["beta"]) == ["0.000", "1e-05", "0.0005", "0.010"]
     assert list(shown["mean_l2"]) == ["1.235", "0.0004", "2.000", "3.000"]
+
+
+def test_curve_gap_pairs_whole_samples_over_the_grid():
+    """min / mean over the grid of the per-point difference of column means, resampling whole rows."""
+    rng = np.random.default_rng(0)
+    a = rng.random((300, 4)) < [0.2, 0.4, 0.6, 0.8]
+    b = a.copy()
+    b[:30, 1] = ~b[:30, 1]  # B differs from A at one grid point only
+    per_point = a.mean(0) - b.mean(0)
+    low = stats.curve_gap(a, b, "min")
+    assert low.value == pytest.approx(per_point.min()) and low.low <= low.value <= low.high
+    assert stats.curve_gap(a, b, "mean").value == pytest.approx(per_point.mean())
+    same = stats.curve_gap(a, a, "min")
+    assert same.value == same.low == same.high == 0
+    with pytest.raises(ValueError, match="reduce"):
+        stats.curve_gap(a, b, "max")
+    with pytest.raises(ValueError, match="one shape"):
+        stats.curve_gap(a, b[:, :3])

@@ -10,7 +10,8 @@ import torch
 
 from advlab import data, zoo
 from advlab.attacks import AttackInputError, carlini_wagner_l2, ddn, deepfool, ead
-from advlab.evaluate import (AttackResult, accuracy, best_distances, optimality, pgd_accuracy, robust_accuracy,
+from advlab.evaluate import (AttackResult, accuracy, best_distances, fooling_threshold, linearized_bounds, optimality,
+                             pgd_accuracy, relative_perturbations, robust_accuracy,
                              robustness_curve, run_attack, summarize)
 from linear_models import exact_distances, make_inputs, make_model
 
@@ -75,6 +76,10 @@ def test_invalid_attack_outputs_and_inputs_are_refused(problem):
     model, inputs, labels = problem
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         run_attack(model, inputs, labels, lambda m, x, y, targeted: x + 2)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        run_attack(model, inputs, labels, lambda m, x, y, targeted: x + math.inf, box=False)
+    unboxed = run_attack(model, inputs, labels, lambda m, x, y, targeted: x + 2, box=False)  # the convex paper's unclipped attacks
+    assert (unboxed.distances["linf"][~unboxed.already_adversarial] - 2).abs().max() < 1e-6
     with pytest.raises(ValueError, match="shape"):
         run_attack(model, inputs, labels, lambda m, x, y, targeted: x[:, :2])
     with pytest.raises(AttackInputError, match="match"):
@@ -166,3 +171,27 @@ def test_robustness_curve_sorts_the_sweeps_and_reports_rho_cw():
     misclassified_out = robustness_curve({("PGN", 10.0): lenet}, test, attack_kwargs=budget,
                                          include_misclassified=False)
     assert misclassified_out.rho_cw[0] >= table.rho_cw[2]
+
+
+def test_robustness_measures_of_the_convex_paper(problem):
+    """ρ̂₂'s terms are the exact minimal L∞ distances on a linear model (no box binding); ρ̂₁'s terms are
+    ‖r‖∞/‖x‖∞ of the successes only; the 99 % threshold is the (⌊0.99 N⌋ + 1)-th smallest distance."""
+    model, inputs, labels = problem
+    interior = 0.45 + 0.1 * torch.rand(16, 4, 6, generator=torch.Generator().manual_seed(43), dtype=torch.float64)
+    with torch.no_grad():
+        classes = model(interior).argmax(1)
+    bounds = linearized_bounds(model, interior, classes, batch_size=3)
+    torch.testing.assert_close(bounds, exact_distances(model, interior, classes, math.inf))
+    correct = model(inputs).argmax(1) == labels
+    assert (linearized_bounds(model, inputs[~correct], labels[~correct]) < 0).all()  # misclassified: negative margin
+    result = run_attack(model, inputs, labels, partial(deepfool, norm=math.inf, steps=50))
+    terms = relative_perturbations(result, inputs)
+    attacked = result.success & ~result.already_adversarial
+    assert terms[~attacked].isnan().all()
+    torch.testing.assert_close(terms[attacked], (result.distances["linf"].double() / inputs.flatten(1).abs().amax(1).double())[attacked])
+    assert fooling_threshold([5.0, 1.0, 3.0, 2.0], 0.5) == 3.0 and fooling_threshold([1.0, math.inf], 0.0) == 1.0
+    assert fooling_threshold(list(range(99)) + [math.inf], 0.99) == math.inf  # 99 of 100 is not more than 99 %
+    assert fooling_threshold(list(range(100)) + [math.inf], 0.99) == 99  # 100 of 101 is
+    assert (fooling_threshold([[1.0, 2.0], [4.0, 3.0]], 0.5) == [2.0, 4.0]).all()  # along the last axis
+    with pytest.raises(ValueError, match="fraction"):
+        fooling_threshold([1.0], 1.0)

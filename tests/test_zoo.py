@@ -12,6 +12,7 @@ from advlab import data, zoo
 from advlab.evaluate import accuracy, pgd_accuracy
 from advlab.fileio import sha256sum
 from advlab.training import augment
+from advlab.zoo import architectures
 
 ZOO = advlab.project_root() / "data" / "zoo"
 COMMITTED = sorted(path.stem.rsplit(".", 1) for path in ZOO.glob("*.json"))
@@ -137,3 +138,42 @@ def test_augment_is_a_per_sample_shift_or_flip():
         padded = torch.nn.functional.pad(original, (2,) * 4)
         windows = [p[:, i:i + 8, j:j + 8] for p in (padded, padded.flip(-1)) for i in range(5) for j in range(5)]
         assert any(torch.equal(shifted, w) for w in windows)
+
+
+@pytest.mark.parametrize("name,parameters", [("cifar10-nin", (0.9e6, 1.0e6)), ("cifar10-densenet40", (0.95e6, 1.05e6))])
+def test_convex_cifar10_models_classify_pixels_and_have_their_size(name, parameters):
+    """The Convex paper's NIN (~0.97 M) and DenseNet-40 (~1.0 M, Huang et al. Table 2) on a [0,1] batch."""
+    model = zoo.ENTRIES[name].build().eval()
+    low, high = parameters
+    assert low < sum(p.numel() for p in model.parameters()) < high
+    logits = model(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2, 10) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("depth,growth", [(40, 12), (10, 4)])
+def test_densenet_has_depth_weight_layers(depth, growth):
+    """Initial conv, 3 × (depth − 4)/3 dense layers, two transition convs and the linear layer."""
+    net = architectures.densenet(depth, growth)
+    weighted = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weighted) == depth and weighted[-1].in_features == 16 + (depth - 4) * growth
+
+
+def test_densenet_rejects_other_depths():
+    with pytest.raises(ValueError, match="depth must be 3n\\+4.*41"):
+        architectures.densenet(41)
+
+
+def test_nin_outputs_are_averaged_relu_class_maps():
+    logits = architectures.nin().eval()(torch.randn(4, 3, 32, 32))
+    assert logits.shape == (4, 10) and (logits >= 0).all() and (logits > 0).any()
+
+
+def test_convex_cifar10_models_have_only_a_full_recipe():
+    for name in ("cifar10-nin", "cifar10-densenet40"):
+        entry = zoo.ENTRIES[name]
+        assert entry.dataset == "cifar10" and entry.chapters == ("convex",) and set(entry.recipes) == {"full"}
+        with pytest.raises(ValueError, match=f"model '{name}' has no recipe 'quick'"):
+            zoo.load(name)
+    densenet = zoo.ENTRIES["cifar10-densenet40"].recipes["full"]  # tensorpack's cifar10-densenet.py
+    assert (densenet.epochs, densenet.lr, densenet.batch_size, densenet.milestones, densenet.weight_decay,
+            densenet.augment) == (300, 0.1, 64, (150, 225), 1e-4, True)

@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from advlab.attacks import carlini_wagner_l2, pgd
-from advlab.attacks._common import is_adversarial, lp_norms, validate
+from advlab.attacks._common import check_label_range, class_gradients, dual_norm, is_adversarial, lp_norms, validate
 
 NORM_NAMES = {"l0": 0, "l1": 1, "l2": 2, "linf": math.inf}
 
@@ -47,7 +48,7 @@ class AttackResult:
 
 
 def run_attack(model: nn.Module, inputs: Tensor, labels: Tensor, attack: Callable[..., Tensor], *,
-               targeted: bool = False, batch_size: int | None = None) -> AttackResult:
+               targeted: bool = False, batch_size: int | None = None, box: bool = True) -> AttackResult:
     """Run ``attack(model, x, y, targeted=targeted)`` batch by batch and measure it (every chapter).
 
     Inputs are validated like an attack's (``AttackInputError``). Samples that already meet the
@@ -55,7 +56,8 @@ def run_attack(model: nn.Module, inputs: Tensor, labels: Tensor, attack: Callabl
     count as successes at distance 0, as the DDN paper's numbers do. Forward/backward counts come
     from hooks on ``model`` removed afterwards; a backward pass is one gradient reaching the model's
     output, so K class gradients (DeepFool) count K. Counts are per attacked sample of each batch.
-    The attack's output must keep the input shape and stay in [0, 1] (ValueError otherwise).
+    The attack's output must keep the input shape and stay in [0, 1] (ValueError otherwise; ``box=False``
+    admits any finite output, for the convex paper's unclipped attacks).
     """
     inputs, labels = validate(model, inputs, labels)
     count = inputs.shape[0]
@@ -92,8 +94,10 @@ def run_attack(model: nn.Module, inputs: Tensor, labels: Tensor, attack: Callabl
         if adv.shape != inputs[index].shape:
             raise ValueError(f"the attack returned shape {tuple(adv.shape)} for inputs of shape "
                              f"{tuple(inputs[index].shape)}")
-        if adv.min() < 0 or adv.max() > 1 or not torch.isfinite(adv).all():
-            raise ValueError("the attack returned values outside [0, 1]")
+        if not torch.isfinite(adv).all():
+            raise ValueError("the attack returned NaN or Inf")
+        if box and (adv.min() < 0 or adv.max() > 1):
+            raise ValueError("the attack returned values outside [0, 1] (box=False admits them)")
         adv_inputs[index] = adv.detach()
         forwards[index.cpu()] = rows["forward"] / len(index)
         backwards[index.cpu()] = rows["backward"] / len(index)
@@ -143,6 +147,52 @@ def robust_accuracy(result: AttackResult, eps: Sequence[float] | Tensor, norm: s
     distance = result.adversarial_distance(norm)
     eps = torch.as_tensor(eps, dtype=distance.dtype)
     return (distance[None, :] > eps[:, None]).double().mean(1)
+
+
+def relative_perturbations(result: AttackResult, inputs: Tensor, norm: str = "linf") -> Tensor:
+    """The terms of ρ̂₁ (DeepFool's robustness measure, convex paper Section III, Table I): ‖r̂(x)‖_p / ‖x‖_p
+    per sample, NaN where the attack failed; ρ̂₁ is their mean over the successes, as the paper's code
+    (p = ∞ there: ‖x‖∞ = max abs(x)) (chapter convex)."""
+    p = NORM_NAMES[norm]
+    ratio = result.distances[norm].double() / lp_norms(inputs.detach().cpu().double(), p)
+    return torch.where(result.success & ~result.already_adversarial, ratio, torch.nan)
+
+
+@torch.enable_grad()
+def linearized_bounds(model: nn.Module, inputs: Tensor, labels: Tensor, norm: str = "linf",
+                      batch_size: int | None = None) -> Tensor:
+    """The terms of ρ̂₂ (convex paper, Proposition 1, Table I): min over l ≠ k of (f_k − f_l) / ‖∇f_k − ∇f_l‖_q
+    on the logits at x (k = the label), per sample (on the CPU).
+
+    Each ratio is Proposition 1's bound: no perturbation of smaller ℓp norm fools the classifier
+    linearised in that pair. The minimum over l (not the ratio of the runner-up class alone) is the
+    paper's code; ρ̂₂ is the mean. Negative for a misclassified sample. One forward and C backward
+    passes per batch of ``batch_size`` (None: all at once) (chapter convex).
+    """
+    inputs, labels = validate(model, inputs, labels)
+    q = dual_norm(NORM_NAMES[norm])
+    size, out = batch_size or inputs.shape[0], []
+    for i in range(0, inputs.shape[0], size):
+        x, y = inputs[i:i + size].clone().requires_grad_(True), labels[i:i + size]
+        logits = model(x)
+        check_label_range(logits, y)
+        classes = torch.arange(logits.shape[1], device=x.device).expand(x.shape[0], -1)
+        grads = class_gradients(logits, x, classes).flatten(2)
+        w = grads.gather(1, y[:, None, None].expand(-1, 1, grads.shape[2])) - grads
+        margins = logits.detach().gather(1, y[:, None]) - logits.detach()
+        ratios = margins / w.norm(p=q, dim=2).clamp_min(1e-30)
+        out.append(ratios.scatter(1, y[:, None], math.inf).amin(1).detach().cpu())
+    return torch.cat(out)
+
+
+def fooling_threshold(distances, fraction: float = 0.99):
+    """Table I's "fooled > 99 %" (convex paper): the smallest ε at which more than ``fraction`` of the samples
+    have a distance below ε, i.e. the (⌊fraction·N⌋ + 1)-th smallest distance (+∞ if that many samples
+    were not fooled). Along the last axis of an array (so a bootstrap can pass resamples) (chapter convex)."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must lie in [0, 1), got {fraction}")
+    distances = np.asarray(distances, dtype=np.float64)
+    return np.sort(distances, axis=-1)[..., math.floor(fraction * distances.shape[-1])]
 
 
 def best_distances(results: Sequence[AttackResult], norm: str = "l2") -> Tensor:

@@ -11,13 +11,14 @@ C&W / EAD constant); the margin of C&W and EAD is ``kappa``. ``callback`` (``ddn
 (``NormUpdateStep``, ``SearchRound``) without changing the result.
 Chapters: ddn (``ddn``, ``carlini_wagner_l2``, ``deepfool``), anu (``anu``),
 ead (``ead``, ``ead_rules``, ``elastic_net_cov``, ``fgm``, ``ifgm``, ``min_eps_search``),
-convex (``gnii_perturbation``, ``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``pgd``, ``deepfool``),
+convex (``gnii_perturbation``, ``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``random_sign``, ``fgm``,
+``pgd``, ``deepfool``; ``clip=False`` drops the [0, 1] box, as the convex paper's code),
 pgn (``pgd``, ``fgm``).
 """
 
 from advlab.attacks._common import AttackInputError, SearchRound, linearized_boundary_step, quantize
 from advlab.attacks.carlini_wagner import carlini_wagner_l2, elastic_net_cov
-from advlab.attacks.convex import alg1, alg1_n, alg2, gnii_perturbation
+from advlab.attacks.convex import alg1, alg1_n, alg2, gnii_perturbation, random_sign
 from advlab.attacks.ddn import NormUpdateStep, anu, ddn
 from advlab.attacks.deepfool import deepfool
 from advlab.attacks.ead import ead, ead_rules
@@ -27,5 +28,5 @@ __all__ = [
     "AttackInputError", "quantize", "NormUpdateStep", "SearchRound",
     "ddn", "anu", "carlini_wagner_l2", "elastic_net_cov", "ead", "ead_rules", "fgm", "ifgm", "pgd", "min_eps_search",
     "deepfool",
-    "gnii_perturbation", "linearized_boundary_step", "alg1", "alg1_n", "alg2",
+    "gnii_perturbation", "linearized_boundary_step", "alg1", "alg1_n", "alg2", "random_sign",
 ]

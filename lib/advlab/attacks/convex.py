@@ -1,4 +1,5 @@
-"""The convex-programming framework of Balda, Behboodi & Mathar (2018): closed forms and Algorithms 1, 1-n, 2.
+"""The convex-programming framework of Balda, Behboodi & Mathar (2018): closed forms, Algorithms 1, 1-n, 2
+and the random ±ε baseline.
 
 Chapter convex explains these functions. The closed form of Eq. 8 (one DeepFool step) is
 ``linearized_boundary_step`` in ``advlab.attacks._common``, shared with ``deepfool``.
@@ -26,7 +27,8 @@ def gnii_perturbation(grad: Tensor, eps: float | Tensor, p: float) -> Tensor:
     return -batch_view(eps, grad) * steepest_unit(grad, check_norm(p))
 
 
-def alg1(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False) -> Tensor:
+def alg1(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False,
+         clip: bool = True) -> Tensor:
     """Algorithm 1: the exact (GNII) solution for L = min_{l≠k} f_k − f_l (Eq. 3) under ‖η‖∞ ≤ ε (chapter convex).
 
     For every class l ≠ k (k = the label) it linearises the logit margin f_k − f_l at x, computes the
@@ -35,16 +37,16 @@ def alg1(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tenso
     solution, where the text's ∇ₓL(x) would fix l as the runner-up at x (a departure; see the
     chapter's 'Departures from the paper'). The box is added to (GNII) as Proposition 2 allows
     ("other convex constraints"); for p = ∞ it keeps the problem separable, so
-    η_i = clip(−ε·sign(w_i), −x_i, 1 − x_i) remains exact. Logits, not the probabilities of Eq. 2,
-    as in the official code (a departure; see the chapter's 'Departures from the paper').
-    Untargeted only. Costs one forward and K backward passes.
+    η_i = clip(−ε·sign(w_i), −x_i, 1 − x_i) remains exact; ``clip=False`` drops the box, as the
+    official code does. Logits, not the probabilities of Eq. 2, as in the official code (a departure;
+    see the chapter's 'Departures from the paper'). Untargeted only. Costs one forward and K backward passes.
     """
-    return alg1_n(model, inputs, labels, eps=eps, steps=1, targeted=targeted)
+    return alg1_n(model, inputs, labels, eps=eps, steps=1, targeted=targeted, clip=clip)
 
 
 @torch.enable_grad()
 def alg1_n(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, steps: int,
-           targeted: bool = False) -> Tensor:
+           targeted: bool = False, clip: bool = True) -> Tensor:
     """Algorithm 1-n with n = ``steps``: n Algorithm-1 steps of ℓ∞ size ε/n, re-linearised at x + η; k stays
     the label (Section V; chapter convex).
 
@@ -66,7 +68,9 @@ def alg1_n(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Ten
         jacobian = class_gradients(logits, x_adv, classes)
         x = x_adv.detach().unsqueeze(1)
         w = jacobian.gather(1, batch_view(labels, jacobian).expand(-1, 1, *jacobian.shape[2:])) - jacobian
-        candidates = (x - step.unsqueeze(1) * w.sign()).clamp(0, 1)
+        candidates = x - step.unsqueeze(1) * w.sign()
+        if clip:
+            candidates = candidates.clamp(0, 1)
         margins = logits.detach().gather(1, labels[:, None]) - logits.detach()
         values = margins + (w * (candidates - x)).flatten(2).sum(2)
         values = values.scatter(1, labels[:, None], math.inf)
@@ -76,8 +80,10 @@ def alg1_n(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Ten
 
 
 @torch.enable_grad()
-def alg2(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False) -> Tensor:
-    """Algorithm 2: (GNII) with L ≈ f_k(x), p = ∞: x + η, η = −ε·sign(∇f_k), clipped to [0, 1] (chapter convex).
+def alg2(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False,
+         clip: bool = True) -> Tensor:
+    """Algorithm 2: (GNII) with L ≈ f_k(x), p = ∞: x + η, η = −ε·sign(∇f_k), clipped to [0, 1] unless
+    ``clip=False`` (the official code) (chapter convex).
 
     No class search; like FGSM, L(x + η) < 0 is not a fooling guarantee. Untargeted only.
     """
@@ -88,4 +94,20 @@ def alg2(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tenso
     logits = model(x)
     check_label_range(logits, labels)
     grad = torch.autograd.grad(logits.gather(1, labels[:, None]).sum(), x)[0]
-    return (inputs + gnii_perturbation(grad, eps, math.inf)).clamp(0, 1)
+    adv = inputs + gnii_perturbation(grad, eps, math.inf)
+    return adv.clamp(0, 1) if clip else adv
+
+
+def random_sign(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, targeted: bool = False,
+                clip: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """The convex paper's random baseline (Section V): i.i.d. entries ±ε with probability ½ each, from
+    ``generator``; clipped to [0, 1] unless ``clip=False`` (the official code) (chapter convex).
+
+    The model is not queried (``model`` and ``labels`` are validated only, so it plugs in where an attack does).
+    """
+    if targeted:
+        raise ValueError("random_sign is untargeted")
+    inputs, labels = validate(model, inputs, labels)
+    signs = torch.randint(0, 2, inputs.shape, generator=generator, device=inputs.device).to(inputs.dtype) * 2 - 1
+    adv = inputs + batch_view(per_sample(eps, inputs, "eps"), inputs) * signs
+    return adv.clamp(0, 1) if clip else adv

@@ -11,7 +11,7 @@ from advlab.attacks._common import (batch_view, check_label_range, check_norm, c
 
 @torch.enable_grad()
 def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool = False, norm: float = 2,
-             steps: int = 50, overshoot: float = 0.02, candidates: int | None = 10) -> Tensor:
+             steps: int = 50, overshoot: float = 0.02, candidates: int | None = 10, clip: bool = True) -> Tensor:
     """DeepFool, batched with a per-sample stop (convex paper Section III, Eq. 8; chapters ddn, pgn, convex).
 
     Each step linearises the margins f_l − f_k (k = label) of the ``candidates`` classes with the
@@ -19,7 +19,8 @@ def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool
     l̂ = argmin abs(f_l − f_k) / ‖∇f_l − ∇f_k‖_q and adds the Eq. 8 step ``linearized_boundary_step``
     for L = f_k − f_l̂ + 10⁻⁴ (the original code's 10⁻⁴) to the total r. The iterate is
     clip(x + (1 + overshoot)·r, 0, 1) (overshoot on the total, as in the original code; the convex
-    paper's code applies it to each step). A sample stops, and keeps its iterate, as soon as it is
+    paper's code adds (1 + overshoot)·step to r at each step, the same iterates; ``clip=False`` leaves
+    them unclipped, as that code does). A sample stops, and keeps its iterate, as soon as it is
     misclassified. Untargeted only; ``steps`` iterations cost one forward and ``candidates`` backward passes each.
     """
     if targeted:
@@ -51,5 +52,6 @@ def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool
         rows = torch.arange(inputs.shape[0], device=inputs.device)
         step = linearized_boundary_step(margins[rows, best] + 1e-4, w[rows, best], p)
         total = torch.where(batch_view(active, total), total + step, total)
-        x_adv = torch.where(batch_view(active, x_adv), (inputs + (1 + overshoot) * total).clamp(0, 1), x_adv)
+        iterate = inputs + (1 + overshoot) * total
+        x_adv = torch.where(batch_view(active, x_adv), iterate.clamp(0, 1) if clip else iterate, x_adv)
     return x_adv.detach()

@@ -15,19 +15,20 @@ from advlab.attacks._common import (Attack, batch_view, ce_gradient, check_norm,
 
 
 def fgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float,
-        targeted: bool = False) -> Tensor:
+        targeted: bool = False, clip: bool = True) -> Tensor:
     """Fast gradient method, one step of size ε (EAD Eqs. 1–2; chapters ead and convex).
 
     x = clip(x₀ ± ε·d) with d = sign(∇J) for L∞ (FGSM) and d = ∇J/‖∇J‖_q for q ∈ {1, 2}, J the
     cross-entropy at the label (ascent) or at the target (descent, ``targeted``). FGM-L1 is EAD's
     dense step ∇J/‖∇J‖₁, not the sparse L1-steepest step (``gnii_perturbation`` with p = 1).
     ``eps`` may be a float or a per-sample tensor (N,). It is ``ifgm`` with one step.
+    ``clip=False`` leaves the result unclipped, as the convex paper's official code (chapter convex).
     """
-    return ifgm(model, inputs, labels, eps=eps, norm=norm, steps=1, targeted=targeted)
+    return ifgm(model, inputs, labels, eps=eps, norm=norm, steps=1, targeted=targeted, clip=clip)
 
 
 def ifgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int = 10,
-         targeted: bool = False) -> Tensor:
+         targeted: bool = False, clip: bool = True) -> Tensor:
     """Iterative FGM: ``steps`` FGM steps of size ε/steps with ε-ball projection (EAD, "Experiment Setup
     and Parameter Setting"; chapter ead).
 
@@ -38,18 +39,19 @@ def ifgm(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tenso
     inputs, labels = validate(model, inputs, labels)
     eps = per_sample(eps, inputs, "eps")
     return _gradient_steps(model, inputs, labels, eps=eps, norm=norm, steps=steps, step_size=eps / max(steps, 1),
-                           targeted=targeted, start=None)
+                           targeted=targeted, start=None, clip=clip)
 
 
 def pgd(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor, norm: float, steps: int,
         step_size: float | Tensor | None = None, random_init: bool = True, targeted: bool = False,
-        generator: torch.Generator | None = None) -> Tensor:
+        generator: torch.Generator | None = None, clip: bool = True) -> Tensor:
     """Projected gradient descent (Madry et al. 2018) in the L2 or L∞ ball (chapters convex and pgn).
 
     The convex paper's "iterative FGSM from a random point of the ε vicinity" and PGN's PGD-AT
     attack. From a start drawn uniformly in the ε-ball (``random_init``, from ``generator``; clipped
     to the box), ``steps`` steps of size ``step_size`` along sign(∇CE) (L∞) or ∇CE/‖∇CE‖₂ (L2), each
-    followed by projection onto the ball and clipping to [0, 1]. Returns the last iterate.
+    followed by projection onto the ball and clipping to [0, 1] (``clip=False``: no clipping, as the
+    convex paper's official code). Returns the last iterate.
     ``step_size=None`` means 2.5·ε/steps (Madry et al.'s rule), which follows a per-sample ε. PGN
     Table 1 gives 10 iterations; its official code's CleverHans setting is a step of ε/6. Neither
     paper states its PGD settings in full.
@@ -67,17 +69,17 @@ def pgd(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor
             radius = torch.rand(inputs.shape[0], generator=generator, dtype=inputs.dtype, device=inputs.device)
             radius = eps * radius ** (1 / inputs[0].numel())
             start = direction * batch_view(radius / lp_norms(direction, 2), inputs)
-        start = (inputs + start).clamp(0, 1)
+        start = (inputs + start).clamp(0, 1) if clip else inputs + start
     if step_size is None:
         step_size = 2.5 * eps / max(steps, 1)
     return _gradient_steps(model, inputs, labels, eps=eps, norm=norm, steps=steps, step_size=step_size,
-                           targeted=targeted, start=start)
+                           targeted=targeted, start=start, clip=clip)
 
 
 @torch.enable_grad()
 def _gradient_steps(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: Tensor, norm: float, steps: int,
-                    step_size: float | Tensor, targeted: bool, start: Tensor | None) -> Tensor:
-    """The loop shared by FGM, I-FGM and PGD: normalised CE-gradient steps, Lp-ball projection, box clipping.
+                    step_size: float | Tensor, targeted: bool, start: Tensor | None, clip: bool) -> Tensor:
+    """The loop shared by FGM, I-FGM and PGD: normalised CE-gradient steps, Lp-ball projection, box clipping (``clip``).
 
     ``inputs`` and ``labels`` come from ``validate``, ``eps`` from ``per_sample`` (the callers check them once).
     """
@@ -90,7 +92,7 @@ def _gradient_steps(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: Te
         else:
             direction = steepest_unit(grad, norm)
         delta = project_lp_ball(x_adv + step * direction - inputs, eps, norm)
-        x_adv = (inputs + delta).clamp(0, 1)
+        x_adv = (inputs + delta).clamp(0, 1) if clip else inputs + delta
     return x_adv
 
 

@@ -68,14 +68,16 @@ BATCH_SIZE = 100
 
 
 def run_on(model: nn.Module, attacked: AttackSet | Targeted, attack: Attack, *,
-           batch_size: int | None = BATCH_SIZE) -> AttackResult:
+           batch_size: int | None = BATCH_SIZE, box: bool = True) -> AttackResult:
     """``run_attack`` on an attack set (untargeted, its labels) or a :class:`Targeted` view (towards its
-    targets), on the model's device, in batches of ``batch_size`` (None: all in one)."""
+    targets), on the model's device, in batches of ``batch_size`` (None: all in one); ``box=False`` for
+    attacks whose output may leave [0, 1] (``clip=False``)."""
     device = _device(model)
     if isinstance(attacked, Targeted):
         return run_attack(model, attacked.inputs.to(device), attacked.targets.to(device), attack, targeted=True,
-                          batch_size=batch_size)
-    return run_attack(model, attacked.images.to(device), attacked.labels.to(device), attack, batch_size=batch_size)
+                          batch_size=batch_size, box=box)
+    return run_attack(model, attacked.images.to(device), attacked.labels.to(device), attack, batch_size=batch_size,
+                      box=box)
 
 
 class Runs:

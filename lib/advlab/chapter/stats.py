@@ -166,6 +166,26 @@ def paired_difference(a, b) -> Estimate:
     return bootstrap(lambda x, y: (x - y).mean(-1), a, b, method="paired bootstrap of the mean difference")
 
 
+def curve_gap(a, b, reduce: str = "min") -> Estimate:
+    """The gap between two curves measured on the same samples, e.g. two attacks' fooling ratios over an ε
+    grid: ``a`` and ``b`` are (n samples, k grid points) arrays of per-sample values (fooled or not); per
+    grid point the difference of the column means, reduced over the grid by "min" (A at or above B at
+    every point: the smallest gap) or "mean" (on average over the grid). Whole samples are resampled,
+    their k points together (chapter convex)."""
+    if reduce not in ("min", "mean"):
+        raise ValueError(f"reduce must be 'min' or 'mean', got {reduce!r}")
+    a, b = _samples(a), _samples(b)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"need two (samples, grid points) arrays of one shape, got {a.shape} and {b.shape}")
+    k = a.shape[1]
+
+    def gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        per_point = x.reshape(*x.shape[:-1], -1, k).mean(-2) - y.reshape(*y.shape[:-1], -1, k).mean(-2)
+        return per_point.min(-1) if reduce == "min" else per_point.mean(-1)
+
+    return bootstrap(gap, a, b, method=f"paired bootstrap over samples of the {reduce} gap over the grid")
+
+
 def samples_to_resolve(estimate: Estimate, boundaries: list[float]) -> int | None:
     """How many samples would make the interval exclude the farther of ``boundaries`` it now contains.
 

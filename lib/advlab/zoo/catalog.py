@@ -192,6 +192,19 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              {"full": Recipe(epochs=200, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
                              milestones=(60, 120, 160), lr_decay=0.2, augment=True,
                              note="Zagoruyko & Komodakis: SGD 0.1, ×0.2 at 60/120/160, 200 epochs (GPU only)")}),
+    # The Convex paper's CIFAR-10 models (Table I: 13.8 % and 5.2 % test error). Its NIN's training is not
+    # stated; the DenseNet follows the tensorpack example it used, whose weight decay skips BN and biases.
+    ZooEntry("cifar10-nin", "cifar10", "Network In Network (mlpconv 192-160-96, 192-192-192, 192-192-10, dropout 0.5)",
+             lambda: arch.normalized(arch.nin(), "cifar10"), ("convex",),
+             {"full": Recipe(epochs=120, lr=0.1, momentum=0.9, weight_decay=1e-4, milestones=(60, 90), augment=True,
+                             note="SGD 0.1, ×0.1 at 60/90, 120 epochs, crop+flip; the paper does not state "
+                                  "its NIN's training (GPU only)")}),
+    ZooEntry("cifar10-densenet40", "cifar10", "DenseNet-40 (growth 12, no bottleneck or compression)",
+             lambda: arch.normalized(arch.densenet(40, 12), "cifar10"), ("convex",),
+             {"full": Recipe(epochs=300, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, batch_size=64,
+                             milestones=(150, 225), augment=True,
+                             note="tensorpack DenseNet example: SGD 0.1, Nesterov 0.9, ×0.1 at 150/225, 300 epochs, "
+                                  "batch 64, crop+flip (GPU only)")}),
 ]}
 
 
