@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from advlab.attacks import (AttackInputError, alg1, alg1_n, alg2, anu, carlini_wagner_l2, ddn, deepfool, ead,
-                            ead_rules, fgm, ifgm, min_eps_search, pgd, quantize)
+                            ead_rules, fgm, ifgm, mim, min_eps_search, pgd, quantize)
 from linear_models import INF, make_inputs, make_model
 
 ATTACKS = {
@@ -28,6 +28,8 @@ ATTACKS = {
     "ifgm-linf": partial(ifgm, eps=0.1, norm=INF, steps=5),
     "pgd-l2": partial(pgd, eps=0.5, norm=2, steps=5, random_init=False),
     "pgd-linf": partial(pgd, eps=0.1, norm=INF, steps=5, random_init=False),
+    "mim-l2": partial(mim, eps=0.5, steps=5),
+    "mim-linf": partial(mim, eps=0.1, norm=INF, steps=5, step_size=0.02),
     "deepfool-l2": partial(deepfool, norm=2, steps=10),
     "deepfool-linf": partial(deepfool, norm=INF, steps=10),
     "alg1": partial(alg1, eps=0.1),
@@ -95,6 +97,7 @@ ZERO_STEPS = {
     "ead (no iteration)": partial(ead, steps=0),
     "ifgm": partial(ifgm, eps=0.5, norm=2, steps=0),
     "pgd": partial(pgd, eps=0.5, norm=2, steps=0, random_init=False),
+    "mim": partial(mim, eps=0.5, steps=0),
     "deepfool": partial(deepfool, steps=0),
 }
 

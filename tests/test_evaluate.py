@@ -11,7 +11,7 @@ import torch
 from advlab import data, zoo
 from advlab.attacks import AttackInputError, carlini_wagner_l2, ddn, deepfool, ead
 from advlab.evaluate import (AttackResult, accuracy, best_distances, fooling_threshold, linearized_bounds, optimality,
-                             pgd_accuracy, relative_perturbations, robust_accuracy,
+                             pgd_accuracy, relative_perturbations, rho_cw, robust_accuracy,
                              robustness_curve, run_attack, summarize)
 from linear_models import exact_distances, make_inputs, make_model
 
@@ -113,6 +113,18 @@ def test_robust_accuracy_curve():
     torch.testing.assert_close(curve, torch.tensor([0.75, 0.75, 0.5, 0.5, 0.25], dtype=torch.float64))
     with pytest.raises(ValueError, match="untargeted"):
         robust_accuracy(synthetic([1.0], [True], targeted=True), [1.0])
+
+
+def test_rho_cw_with_and_without_the_misclassified_points():
+    """Eq. 6: the mean L2 over the successes D; clean-misclassified points (already adversarial, distance 0)
+    are in D by default and left out with include_misclassified=False; an empty D gives NaN."""
+    result = synthetic([0.0, 0.0, 1.0, 2.0, 4.0, 7.0], [True, True, True, False, True, False])
+    assert rho_cw(result) == pytest.approx(5 / 4)                              # 0, 0, 1, 4
+    assert rho_cw(result, include_misclassified=False) == pytest.approx(5 / 2)  # 1, 4
+    assert isinstance(rho_cw(result), float)
+    only_misclassified = synthetic([0.0, 3.0], [True, False])
+    assert rho_cw(only_misclassified) == 0.0 and math.isnan(rho_cw(only_misclassified, include_misclassified=False))
+    assert math.isnan(rho_cw(synthetic([1.0, 2.0], [False, False])))
 
 
 def test_optimality_against_the_best_of_several_attacks():

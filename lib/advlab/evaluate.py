@@ -5,7 +5,7 @@ and backward passes, times it, recomputes success from the model and measures L0
 ``summarize``, ``robust_accuracy``, ``best_distances`` and ``optimality`` turn results into the
 papers' numbers. Failures never get a finite distance: their distance is +∞ (see each function).
 ``accuracy`` and ``pgd_accuracy`` measure a model directly (the zoo's manifests);
-``robustness_curve`` is the PGN paper's evaluation.
+``rho_cw`` and ``robustness_curve`` are the PGN paper's evaluation.
 
 Units: every accuracy, success rate and robust accuracy here is a fraction in [0, 1]; only the zoo's
 manifests store percentages (``advlab.training.as_percent``).
@@ -246,6 +246,25 @@ def pgd_accuracy(model: nn.Module, images: Tensor, labels: Tensor, eps: float, s
     return accuracy(model, adv, labels, batch_size)
 
 
+def _successful_l2(result: AttackResult, include_misclassified: bool) -> Tensor:
+    """The L2 norms (float64) of the set D of Eq. 6 (PGN paper): the successful adversarial examples of ``result``,
+    without the samples already adversarial before the attack unless ``include_misclassified``."""
+    member = result.success if include_misclassified else result.success & ~result.already_adversarial
+    return result.distances["l2"][member].double()
+
+
+def rho_cw(result: AttackResult, include_misclassified: bool = True) -> float:
+    """ρ of the PGN paper's Eq. 6: (1/|D|) Σ_{x∈D} ‖Δx‖₂, the mean L2 norm over the successful adversarial
+    examples D of ``result`` (ρ_cw for a C&W L2 attack; chapter pgn). NaN if D is empty.
+
+    The samples already adversarial before the attack (clean-misclassified, for an untargeted attack)
+    count in D at distance 0, as in the official evaluation (the paper does not say);
+    ``include_misclassified=False`` leaves them out of D.
+    """
+    norms = _successful_l2(result, include_misclassified)
+    return norms.mean().item() if len(norms) else math.nan
+
+
 # The C&W L2 attack of the PGN paper's evaluation: 100 iterations (Table 1, "CW attack iter"); the rest
 # are the defaults of CleverHans 3.0.1, which the official code uses.
 PGN_CW = {"search_steps": 5, "steps": 100, "learning_rate": 5e-3, "initial_const": 1e-2, "kappa": 0.0,
@@ -259,12 +278,11 @@ def robustness_curve(models: Mapping[tuple[str, float], nn.Module], test_set, *,
 
     ``models`` maps (method, trade-off value) — e.g. ("PGD-AT", 0.1) or ("PGN", 50.0) — to a model;
     each is put in eval mode and attacked with ``carlini_wagner_l2`` (``PGN_CW`` updated with
-    ``attack_kwargs``) on every image of ``test_set`` through ``run_attack``. ρ_cw (Eq. 6) is the
-    mean C&W L2 norm over the successful adversarial examples D, ``median_l2`` their median.
-    Clean-misclassified images count in D with norm 0, as in the official evaluation (the paper does
-    not say); ``include_misclassified=False`` leaves them out of D. ``parameter`` is "c_L" for
-    methods named in ``parameter_names`` (default {"PGN": "c_L"}) as such, else "eps". Accuracies and
-    the success rate are fractions. Rows are sorted by method, then value (chapter pgn).
+    ``attack_kwargs``) on every image of ``test_set`` through ``run_attack``. The column ``rho_cw`` is
+    ``rho_cw`` (Eq. 6) with ``include_misclassified``, ``median_l2`` the median over the same set D.
+    ``parameter`` is "c_L" for methods named in ``parameter_names`` (default {"PGN": "c_L"}) as such,
+    else "eps". Accuracies and the success rate are fractions. Rows are sorted by method, then value
+    (chapter pgn).
     """
     import pandas as pd
 
@@ -278,11 +296,10 @@ def robustness_curve(models: Mapping[tuple[str, float], nn.Module], test_set, *,
         device = next(model.parameters()).device
         result = run_attack(model, test_set.images.to(device), test_set.labels.to(device), attack,
                             batch_size=batch_size)
-        member = result.success & ~result.already_adversarial if not include_misclassified else result.success
-        norms = result.distances["l2"][member].double()
+        norms = _successful_l2(result, include_misclassified)
         rows.append({"method": method, "parameter": names.get(method, "eps"), "value": value,
                      "benign_accuracy": 1 - result.already_adversarial.double().mean().item(),
-                     "rho_cw": norms.mean().item() if len(norms) else math.nan,
+                     "rho_cw": rho_cw(result, include_misclassified),
                      "median_l2": norms.quantile(0.5).item() if len(norms) else math.nan,
                      "success_rate": result.success.double().mean().item(), "n_images": len(test_set)})
     return pd.DataFrame(rows, columns=["method", "parameter", "value", "benign_accuracy", "rho_cw", "median_l2",

@@ -13,7 +13,7 @@ Chapters: ddn (``ddn``, ``carlini_wagner_l2``, ``deepfool``), anu (``anu``),
 ead (``ead``, ``ead_rules``, ``elastic_net_cov``, ``fgm``, ``ifgm``, ``min_eps_search``),
 convex (``gnii_perturbation``, ``linearized_boundary_step``, ``alg1``, ``alg1_n``, ``alg2``, ``random_sign``, ``fgm``,
 ``pgd``, ``deepfool``; ``clip=False`` drops the [0, 1] box, as the convex paper's code),
-pgn (``pgd``, ``fgm``).
+pgn (``pgd``, ``fgm``, ``mim``).
 """
 
 from advlab.attacks._common import AttackInputError, SearchRound, linearized_boundary_step, quantize
@@ -22,11 +22,11 @@ from advlab.attacks.convex import alg1, alg1_n, alg2, gnii_perturbation, random_
 from advlab.attacks.ddn import NormUpdateStep, anu, ddn
 from advlab.attacks.deepfool import deepfool
 from advlab.attacks.ead import ead, ead_rules
-from advlab.attacks.fast_gradient import fgm, ifgm, min_eps_search, pgd
+from advlab.attacks.fast_gradient import fgm, ifgm, mim, min_eps_search, pgd
 
 __all__ = [
     "AttackInputError", "quantize", "NormUpdateStep", "SearchRound",
-    "ddn", "anu", "carlini_wagner_l2", "elastic_net_cov", "ead", "ead_rules", "fgm", "ifgm", "pgd", "min_eps_search",
-    "deepfool",
+    "ddn", "anu", "carlini_wagner_l2", "elastic_net_cov", "ead", "ead_rules", "fgm", "ifgm", "pgd", "mim",
+    "min_eps_search", "deepfool",
     "gnii_perturbation", "linearized_boundary_step", "alg1", "alg1_n", "alg2", "random_sign",
 ]
