@@ -9,7 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from advlab import data, zoo
-from advlab.defenses.pgn import PGNRecipe, PerturbationGenerator, generator_path, pgn_perturb, pgn_step, train_pgn
+from advlab.defenses.pgn import (PGNRecipe, PerturbationGenerator, equal_l2_flags, generator_path, pgn_perturb, pgn_step,
+                                 train_generator, train_pgn)
 from advlab.fileio import sha256sum
 from advlab.zoo.architectures import convpool_cnn, normalized
 from advlab.training import training_state_path
@@ -119,3 +120,20 @@ def test_train_pgn_saves_atomically_and_resumes_exactly(mnist, tmp_path):
     assert not training_state_path(resumed).exists()
     assert again["sha256"] == fields["sha256"] and again["generator_sha256"] == fields["generator_sha256"]
     assert [e["loss"] for e in again["history"]] == [e["loss"] for e in fields["history"]]
+
+
+def test_a_generator_trained_alone_attacks_a_frozen_classifier(mnist):
+    """E1's check: against the zoo's MNIST FCNN (frozen), a small generator trained alone for 100 steps
+    lowers accuracy more than Gaussian noise of the same L2 norm, image by image; the classifier is untouched."""
+    train, test = mnist
+    classifier = zoo.load("mnist-fcnn", "quick").eval()
+    before = copy.deepcopy(classifier.state_dict())
+    seen = []
+    generator = train_generator(classifier, train, c_l=0.05, steps=100, lr=2e-3, width=8, every=50,
+                                on_check=lambda step, g: seen.append(step))
+    assert seen == [50, 100] and not generator.training
+    assert all(torch.equal(before[k], v) for k, v in classifier.state_dict().items())
+    flags = equal_l2_flags(classifier, generator, test.images, test.labels)
+    assert set(flags) == {"generator", "noise", "fgm", "pgd", "l2"} and flags["l2"].mean() > 0.1
+    assert flags["generator"].float().mean() < flags["noise"].float().mean() - 0.02
+    assert flags["pgd"].float().mean() <= flags["fgm"].float().mean() + 0.02  # PGD at least about as strong as FGM

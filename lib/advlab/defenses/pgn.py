@@ -8,7 +8,9 @@ the two playing the minimax game of Eq. 4 (Section 3.1):
 with the box constraint of Eq. 5 (tanh reparametrisation). ``train_pgn`` is the training loop of
 the official code (the paper says only that the networks "are alternately trained") and a zoo
 trainer (fit's signature). The paper's evaluation, the robustness-curve of Section 4.2 (Eq. 6), is
-``advlab.evaluate.robustness_curve``.
+``advlab.evaluate.robustness_curve``. ``train_generator`` trains the generator alone against a frozen
+classifier and ``equal_l2_flags`` compares it, image by image, with noise, FGM and PGD of the same L2
+norm: whether the generator is an attack at all (E1, Fig. 3).
 
 Where the paper is silent or its official code differs, each a default that can be changed:
 
@@ -44,12 +46,13 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import advlab
+from advlab.attacks import fgm, pgd
 from advlab.evaluate import accuracy
 from advlab.fileio import sha256sum
 from advlab.training import as_percent, augment, save_state, split, training_state_path
 
 __all__ = ["PGNRecipe", "PerturbationGenerator", "pgn_perturb", "pgn_step", "train_pgn", "generator_path",
-           "TANH_SHRINK"]
+           "train_generator", "equal_l2_flags", "TANH_SHRINK"]
 
 # atanh(0.999999·(2x − 1)) stays finite at x ∈ {0, 1}, where Eq. 5's atanh(2x − 1) is not (the official code's factor)
 TANH_SHRINK = 0.999999
@@ -275,3 +278,55 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
         "torch_version": torch.__version__, "sha256": sha256sum(path), "generator_sha256": sha256sum(generator_path(path)),
     }
 
+
+
+def train_generator(classifier: nn.Module, train_set, *, c_l: float, steps: int, lr: float = 5e-4, batch_size: int = 128,
+                    width: int = 128, init_scale: float = 0.0, seed: int = 0, device: str | torch.device = "cpu",
+                    every: int | None = None, on_check: Callable[[int, PerturbationGenerator], None] | None = None
+                    ) -> PerturbationGenerator:
+    """The generator alone against a frozen ``classifier`` (eval mode, θ fixed): ``steps`` minibatches of
+    ``pgn_step(..., train_classifier=False)``, i.e. Adam ascent on CE(F(x_adv), y) − c_L·‖δ‖₂² (Eq. 4's inner
+    max; chapter pgn, E1: is the generator an attack at all?). Minibatches of the training set in a
+    seeded random order; ``on_check(step, generator)`` after every ``every`` steps. Returns the generator.
+    """
+    classifier = classifier.to(device).eval()
+    torch.manual_seed(seed)
+    random = torch.Generator().manual_seed(seed)
+    images, labels = train_set.images, train_set.labels
+    with torch.no_grad():
+        num_classes = classifier(images[:1].to(device)).shape[1]
+    generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], width, init_scale=init_scale).to(device)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+    order = torch.randperm(len(images), generator=random)
+    per_epoch = len(images) // batch_size
+    for step in range(steps):
+        if step and step % per_epoch == 0:
+            order = torch.randperm(len(images), generator=random)
+        index = order[(step % per_epoch) * batch_size:(step % per_epoch + 1) * batch_size]
+        pgn_step(classifier, generator, optimizer, images[index].to(device), labels[index].to(device), c_l=c_l,
+                 train_classifier=False)
+        if every and on_check is not None and (step + 1) % every == 0:
+            on_check(step + 1, generator)
+    return generator.eval()
+
+
+@torch.no_grad()
+def equal_l2_flags(classifier: nn.Module, generator: PerturbationGenerator, images: Tensor, labels: Tensor, *,
+                   pgd_steps: int = 10, seed: int = 0) -> dict[str, Tensor]:
+    """Per image, whether ``classifier`` stays correct under the generator's perturbation and under three
+    others of the same L2 norm, image by image (E1, Fig. 3; chapter pgn): Gaussian noise rescaled to that norm
+    (then clipped to [0, 1], which can only shorten it), FGM-L2 and PGD-L2 (``pgd_steps`` steps of
+    2.5ε/steps from a random start) with ε = that norm. Returns bool tensors (on the CPU) under "generator",
+    "noise", "fgm", "pgd" and the norms under "l2"; paired comparisons resample the same images.
+    """
+    classifier = classifier.eval()
+    adv = pgn_perturb(classifier, generator.eval(), images, labels)
+    l2 = (adv - images).flatten(1).norm(dim=1)
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed)).to(images)
+    noisy = (images + noise * (l2 / noise.flatten(1).norm(dim=1).clamp_min(1e-12)).view(-1, *[1] * (images.ndim - 1))).clamp(0, 1)
+    rng = torch.Generator(images.device).manual_seed(seed)
+    perturbed = {"generator": adv, "noise": noisy, "fgm": fgm(classifier, images, labels, eps=l2, norm=2),
+                 "pgd": pgd(classifier, images, labels, eps=l2, norm=2, steps=pgd_steps, generator=rng)}
+    out = {name: (classifier(x).argmax(1) == labels).cpu() for name, x in perturbed.items()}
+    out["l2"] = l2.cpu()
+    return out
