@@ -254,8 +254,8 @@ def _successful_l2(result: AttackResult, include_misclassified: bool) -> Tensor:
 
 
 def rho_cw(result: AttackResult, include_misclassified: bool = True) -> float:
-    """ρ of the PGN paper's Eq. 6: (1/|D|) Σ_{x∈D} ‖Δx‖₂, the mean L2 norm over the successful adversarial
-    examples D of ``result`` (ρ_cw for a C&W L2 attack; chapter pgn). NaN if D is empty.
+    """ρ of the PGN paper's Eq. 6: the mean L2 norm ‖Δx‖₂ over the successful adversarial examples D of
+    ``result`` (ρ_cw for a C&W L2 attack; chapter pgn). NaN if D is empty.
 
     The samples already adversarial before the attack (clean-misclassified, for an untargeted attack)
     count in D at distance 0, as in the official evaluation (the paper does not say);

@@ -89,7 +89,7 @@ def mim(model: nn.Module, inputs: Tensor, labels: Tensor, *, eps: float | Tensor
     without random start. The defaults are PGN's white-box evaluation (L2, ε = 0.5, 100 iterations)
     with CleverHans's step 0.06 and decay 1.0. Where CleverHans differs from the paper: Dong et al.
     take T steps of ε/T, which stay in the ball by construction; CleverHans takes steps of a fixed
-    ``eps_iter`` and projects. (It divides ∇J by the mean |∇J|, ‖∇J‖₁/n, which gives the same steps.)
+    ``eps_iter`` and projects. (It divides ∇J by the mean of abs(∇J), ‖∇J‖₁/n, which gives the same steps.)
     """
     norm = check_norm(norm, (2, math.inf))
     if not decay >= 0:
