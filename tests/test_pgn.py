@@ -137,3 +137,18 @@ def test_a_generator_trained_alone_attacks_a_frozen_classifier(mnist):
     assert set(flags) == {"generator", "noise", "fgm", "pgd", "l2"} and flags["l2"].mean() > 0.1
     assert flags["generator"].float().mean() < flags["noise"].float().mean() - 0.02
     assert flags["pgd"].float().mean() <= flags["fgm"].float().mean() + 0.02  # PGD at least about as strong as FGM
+
+
+def test_the_ablated_generator_ignores_what_it_does_not_see():
+    """E6 (Fig. 8): an omitted input is replaced by zeros; the output then does not depend on it."""
+    torch.manual_seed(0)
+    x, y = torch.rand(3, 1, 8, 8), torch.tensor([0, 1, 2])
+    gradients = torch.randn(2, 3, 1, 8, 8)
+    blind = PerturbationGenerator(10, 1, 8, width=4, inputs=("image",))
+    torch.testing.assert_close(blind(gradients[0], x, y), blind(gradients[1], x, y))
+    full = PerturbationGenerator(10, 1, 8, width=4)
+    assert not torch.allclose(full(gradients[0], x, y), full(gradients[1], x, y))
+    label_only = PerturbationGenerator(10, 1, 8, width=4, inputs=())
+    torch.testing.assert_close(label_only(gradients[0], x, y), label_only(gradients[1], torch.rand(3, 1, 8, 8), y))
+    with pytest.raises(ValueError, match="inputs"):
+        PerturbationGenerator(10, 1, 8, inputs=("logits",))

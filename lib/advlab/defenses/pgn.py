@@ -98,15 +98,19 @@ class PerturbationGenerator(nn.Module):
     Table 1's two stride-1 "Upconv" layers are ordinary convolutions, leaky-ReLU 0.2 and He-normal
     initialisation, all as in the official code; ``init_scale`` multiplies the output
     layer's initial weights (0: the generator starts at x_adv ≈ x). ``image_size`` must be divisible
-    by 4 (32 for CIFAR, 28 for MNIST).
+    by 4 (32 for CIFAR, 28 for MNIST). ``inputs`` names what the last layers see, of "gradient" (∇ₓF) and
+    "image" (2x − 1): an omitted one is replaced by zeros, the architecture unchanged (the ablation of
+    Fig. 8, E6).
     """
 
     def __init__(self, num_classes: int, channels: int = 3, image_size: int = 32, width: int = 128,
-                 hidden: int = 1024, init_scale: float = 1.0):
+                 hidden: int = 1024, init_scale: float = 1.0, inputs: tuple[str, ...] = ("gradient", "image")):
         super().__init__()
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4, got {image_size}")
-        self.num_classes, self.width, self.side = num_classes, width, image_size // 4
+        if not set(inputs) <= {"gradient", "image"}:
+            raise ValueError(f"inputs must be drawn from ('gradient', 'image'), got {inputs!r}")
+        self.num_classes, self.width, self.side, self.inputs = num_classes, width, image_size // 4, tuple(inputs)
         self.dense1 = nn.Linear(num_classes, hidden)
         self.dense2 = nn.Linear(hidden + num_classes, width * self.side ** 2)
         self.up1 = nn.ConvTranspose2d(width + num_classes, width, 3, stride=2, padding=1, output_padding=1)
@@ -128,7 +132,9 @@ class PerturbationGenerator(nn.Module):
         h = act(self.dense2(torch.cat([h, onehot], 1))).view(-1, self.width, self.side, self.side)
         h = act(self.up1(tiled(h)))
         h = act(self.up2(tiled(h)))
-        h = act(self.conv(torch.cat([h, gradient, 2 * x - 1], 1)))
+        gradient = gradient if "gradient" in self.inputs else torch.zeros_like(gradient)
+        image = 2 * x - 1 if "image" in self.inputs else torch.zeros_like(x)
+        h = act(self.conv(torch.cat([h, gradient, image], 1)))
         return self.out(h)
 
 
@@ -281,13 +287,14 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
 
 
 def train_generator(classifier: nn.Module, train_set, *, c_l: float, steps: int, lr: float = 5e-4, batch_size: int = 128,
-                    width: int = 128, init_scale: float = 0.0, seed: int = 0, device: str | torch.device = "cpu",
-                    every: int | None = None, on_check: Callable[[int, PerturbationGenerator], None] | None = None
-                    ) -> PerturbationGenerator:
+                    width: int = 128, init_scale: float = 0.0, inputs: tuple[str, ...] = ("gradient", "image"),
+                    seed: int = 0, device: str | torch.device = "cpu", every: int | None = None,
+                    on_check: Callable[[int, PerturbationGenerator], None] | None = None) -> PerturbationGenerator:
     """The generator alone against a frozen ``classifier`` (eval mode, θ fixed): ``steps`` minibatches of
     ``pgn_step(..., train_classifier=False)``, i.e. Adam ascent on CE(F(x_adv), y) − c_L·‖δ‖₂² (Eq. 4's inner
     max; chapter pgn, E1: is the generator an attack at all?). Minibatches of the training set in a
-    seeded random order; ``on_check(step, generator)`` after every ``every`` steps. Returns the generator.
+    seeded random order; ``on_check(step, generator)`` after every ``every`` steps; ``inputs`` as the
+    generator's (E6's ablation). Returns the generator.
     """
     classifier = classifier.to(device).eval()
     torch.manual_seed(seed)
@@ -295,7 +302,8 @@ def train_generator(classifier: nn.Module, train_set, *, c_l: float, steps: int,
     images, labels = train_set.images, train_set.labels
     with torch.no_grad():
         num_classes = classifier(images[:1].to(device)).shape[1]
-    generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], width, init_scale=init_scale).to(device)
+    generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], width, init_scale=init_scale,
+                                      inputs=inputs).to(device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
     order = torch.randperm(len(images), generator=random)
     per_epoch = len(images) // batch_size
