@@ -26,6 +26,12 @@ class Chapter:
     seconds: float
     trained: frozenset[str]  # zoo models with a checkpoint and a manifest when the run started
 
+    def table(self, name: str):
+        """The run's table ``name`` (``<results>/<name>.csv``) as a DataFrame."""
+        import pandas as pd
+
+        return pd.read_csv(self.results / f"{name}.csv")
+
 
 class SmokeBook:
     """A temporary book root (``root``) whose chapters run with the smoke profile on first request."""

@@ -32,10 +32,6 @@ def run(smoke_book):
     return smoke_book.chapter("anu")
 
 
-def read(run, name: str) -> pd.DataFrame:
-    return pd.read_csv(run.results / f"{name}.csv")
-
-
 def reproduced(run, dataset: str) -> bool:
     return BASE[dataset] in run.trained
 
@@ -59,7 +55,7 @@ def test_every_table_and_figure_is_written(run):
 
 @pytest.mark.parametrize("table, rows", [("table1_untargeted", 36), ("table2_targeted", 36)])
 def test_attack_tables_have_the_papers_rows_and_finite_reproduced_values(run, table, rows):
-    frame = read(run, table)
+    frame = run.table(table)
     assert len(frame) == rows  # every row of the paper's table, reproduced or not
     assert list(frame.columns[:3]) == ["dataset", "attack", "budget"]
     assert (frame.note[frame.dataset == "ImageNet"] == NO_IMAGENET).all()
@@ -83,65 +79,65 @@ def test_attack_tables_have_the_papers_rows_and_finite_reproduced_values(run, ta
 
 
 def test_paired_comparisons_carry_the_papers_change(run):
-    t1 = read(run, "table1_paired")
+    t1 = run.table("table1_paired")
     if reproduced(run, "MNIST"):
         mnist = t1[t1.dataset == "MNIST"].set_index("comparison")
         assert {"ANU-50 vs DDN-50", "ANU-70 vs DDN-100", "DDN-50 vs DDN-100"} <= set(mnist.index)
         assert mnist.loc["DDN-50 vs DDN-100", "mean_l2 change_pct (paper)"] == pytest.approx(100 * (1.5095 / 1.4470 - 1))
         assert mnist.loc["ANU-50 vs DDN-50", "mean_l2 change_pct (paper)"] == pytest.approx(100 * (1.4572 / 1.5095 - 1))
-    for frame in (t1, read(run, "table2_paired"), read(run, "second_model")):
+    for frame in (t1, run.table("table2_paired"), run.table("second_model")):
         for metric in ("mean_l2 change_pct", "median_l2 change_pct"):
             assert np.isfinite(frame[metric]).all()
             assert_intervals(frame, metric)
-    assert list(read(run, "second_model").comparison) == ["ANU-50 vs DDN-50", "ANU-70 vs DDN-100", "ANU-100 vs DDN-100",
+    assert list(run.table("second_model").comparison) == ["ANU-50 vs DDN-50", "ANU-70 vs DDN-100", "ANU-100 vs DDN-100",
                                                           "DDN-50 vs DDN-100"]
 
 
 def test_anu_without_alpha_gamma_is_ddn_bit_for_bit(run):
-    frame = read(run, "anu_alpha0_is_ddn")
+    frame = run.table("anu_alpha0_is_ddn")
     assert set(frame.targeted) == {True, False}
     assert (frame["max |ANU − DDN|"] == 0).all() and (frame.images > 0).all()
 
 
 def test_convergence_gamma_bound_ablation_and_why(run):
-    fig4 = read(run, "fig4_summary")
+    fig4 = run.table("fig4_summary")
     assert list(fig4.attack) == ["DDN", "ANU", "ANU − DDN (per image)"]
     assert_intervals(fig4, "first adversarial iteration")
-    bound = read(run, "gamma_bound")
+    bound = run.table("gamma_bound")
     assert {"untargeted", "targeted"} == set(bound.setting)
     assert bound["samples hitting the bound pct"].between(0, 100).all()
-    ablation = read(run, "ablation").set_index("variant")
+    ablation = run.table("ablation").set_index("variant")
     assert len(ablation) == 5 and ablation["change vs default_pct"].iloc[0] == 0
     assert "Algorithm 2 as printed (all three)" in ablation.index
     assert_intervals(ablation.reset_index(), "change vs DDN_pct")
-    headroom = read(run, "why_headroom")
+    headroom = run.table("why_headroom")
     assert {"DDN-50 vs DDN-100 mean_l2 change_pct", "share of that gap ANU-50 recovers_pct",
             "paper: DDN-50 vs DDN-100 (%)"} <= set(headroom.columns)
     assert headroom.set_index("model").loc["mnist-smallcnn", "paper: DDN-50 vs DDN-100 (%)"] == pytest.approx(4.319, abs=1e-3)
-    collapse = read(run, "why_gamma_collapse")
+    collapse = run.table("why_gamma_collapse")
     assert collapse["final gamma median"].between(0, 0.9).all() and (collapse["boundary crossings per image"] >= 0).all()
 
 
 def test_timing_and_adversarial_training(run):
-    timing = read(run, "timing_reduced_budgets")
+    timing = run.table("timing_reduced_budgets")
     assert len(timing) == 18  # 3 datasets × 2 settings × (DDN-100, ANU-reduced, ANU-100)
     measured = timing[timing["seconds vs DDN-100 (here)"].notna()]
     assert (measured.seconds > 0).all() and (measured["seconds vs DDN-100 (here)"] > 0).all()
     assert_intervals(measured.rename(columns={"seconds vs DDN-100 (here)": "seconds vs DDN-100"}), "seconds vs DDN-100")
-    at = read(run, "adversarial_training")
+    at = run.table("adversarial_training")
     at = at.set_index(["dataset", "internal_attack"]).sort_index()
     assert list(at.index) == [("CIFAR-10", "ANU-80"), ("CIFAR-10", "DDN-100"), ("MNIST", "ANU-70"), ("MNIST", "DDN-100")]
     np.testing.assert_allclose(at["seconds vs DDN-100 (paper)"], [36.1 / 44.2, 1, 3857.8 / 4840.4, 1])
     trained = at[at["clean_acc_pct (here)"].notna()]
     assert trained["clean_acc_pct (here)"].between(0, 100).all()
     assert_intervals(trained.rename(columns={"clean_acc_pct (here)": "clean_acc_pct"}), "clean_acc_pct")
-    robust = read(run, "fig5_robust_accuracy")
+    robust = run.table("fig5_robust_accuracy")
     assert robust.accuracy_pct.between(0, 100).all()
     assert_intervals(robust, "accuracy_pct")
 
 
 def test_every_claim_once_with_a_verdict_a_rule_n_and_its_section(run):
-    claims = read(run, "claims")
+    claims = run.table("claims")
     assert list(claims.claim) == CLAIMS
     assert set(claims.verdict) <= set(VERDICTS)
     headings = set(re.findall(r"^# ## (.+)$", (project_root() / "notebooks" / "anu.py").read_text(), re.M))

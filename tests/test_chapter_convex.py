@@ -8,7 +8,6 @@ import json
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from advlab import pipeline, project_root
@@ -26,10 +25,6 @@ def run(smoke_book):
     return smoke_book.chapter("convex")
 
 
-def read(run, name: str) -> pd.DataFrame:
-    return pd.read_csv(run.results / f"{name}.csv")
-
-
 def test_every_table_and_figure_is_written(run):
     for name in TABLES:
         assert (run.results / f"{name}.csv").stat().st_size > 0, name
@@ -40,22 +35,23 @@ def test_every_table_and_figure_is_written(run):
 def test_the_theory_checks_find_the_closed_forms_optimal(run):
     """Closed forms against cvxpy: gaps at the solvers' tolerance; float64 identities to rounding; the SDP
     relaxation bounds the brute-force optimum from above and its rounding from below."""
-    theory = read(run, "theory_propositions")
+    theory = run.table("theory_propositions")
     assert set(theory.p) == {"1", "2", "∞"}
     assert (theory.filter(like="max rel. gap") < 1e-6).all().all()
-    assert theory["perturbations below the bound that fool"].str.startswith("0 of").all()
-    special = read(run, "theory_special_cases").set_index("check")["max abs difference"]
-    assert len(special) == 4 and (special < 1e-6).all()
-    assert special.filter(like="C5").iloc[0] < 1e-12 and special.filter(like="C1").iloc[0] == 0
-    sdp = read(run, "theory_regression_linf")
+    assert (theory["below the bound that fool"] == 0).all() and (theory["perturbations tried"] > 0).all()
+    special = run.table("theory_special_cases")
+    assert list(special.claim) == ["CONVEX-C1", "CONVEX-C4", "CONVEX-C4", "CONVEX-C5"]
+    assert (special["max abs difference"] <= special.tolerance).all()
+    assert special["max abs difference"].iloc[-1] < 1e-12 and special["max abs difference"].iloc[0] == 0
+    sdp = run.table("theory_regression_linf")
     assert (sdp["SDP rounding"] <= sdp["optimum (brute force)"] * (1 + 1e-9)).all()
     assert (sdp["optimum (brute force)"] <= sdp["SDP upper bound"] * (1 + 1e-6)).all()
     assert (sdp["bound / optimum"] <= np.sqrt(np.pi / 2) + 1e-6).all()  # Nesterov's π/2 theorem
-    assert (read(run, "theory_regression")["best searched / closed form"] <= 1 + 1e-9).all()
+    assert (run.table("theory_regression")["best searched / closed form"] <= 1 + 1e-9).all()
 
 
 def test_fig2_keeps_the_authors_files_beside_each_point(run):
-    frame = read(run, "fig2_table")
+    frame = run.table("fig2_table")
     csv = paper_figure("convex", "Fig2")["repository_v1_csv_fraction"]["values"]
     fcnn = frame[(frame.model == "FCNN") & (frame.method == "Alg1")].sort_values("eps")
     assert len(fcnn) == 10 and np.allclose(fcnn["paper (%)"], 100 * np.array(csv["FCNN"]["Alg1"]))
@@ -70,19 +66,19 @@ def test_fig2_keeps_the_authors_files_beside_each_point(run):
 
 
 def test_table1_and_orderings_carry_intervals(run):
-    table = read(run, "table1").set_index("classifier")
+    table = run.table("table1").set_index("classifier")
     assert {"FCNN", "LeNet-5", "CNN (stand-in)"} <= set(table.index)
     assert table.loc["FCNN", "ε99 (files)"] == pytest.approx(0.076359)
     assert np.isnan(table.loc["CNN (stand-in)", "ρ̂2 (paper)"])
     for measure in ("rho1", "rho2", "eps99"):
         assert (table[f"{measure} low"] <= table[measure] + 1e-12).all() and (table[measure] > 0).all()
-    orderings = read(run, "orderings")
+    orderings = run.table("orderings")
     assert set(orderings.comparison) == {"Alg1-5 − DeepFool", "Alg1-10 − DeepFool", "Alg1 − FGSM", "Alg2 − FGSM"}
     assert len(orderings) == 4 * 10 * 3
 
 
 def test_claims_are_judged_with_rules(run):
-    claims = read(run, "claims").set_index("claim")
+    claims = run.table("claims").set_index("claim")
     assert list(claims.index) == CLAIMS and set(claims.verdict) <= set(VERDICTS)
     assert (claims.verdict[[f"CONVEX-C{i}" for i in range(1, 7)]] == HOLDS).all()  # exact computations
     judged = claims[claims.verdict != NOT_TESTED]

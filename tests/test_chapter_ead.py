@@ -8,7 +8,6 @@ import json
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from advlab import pipeline, project_root
@@ -27,10 +26,6 @@ def run(smoke_book):
     return smoke_book.chapter("ead")
 
 
-def read(run, name: str) -> pd.DataFrame:
-    return pd.read_csv(run.results / f"{name}.csv")
-
-
 def test_every_table_and_figure_is_written(run):
     for name in TABLES + [t for tables in PER_DATASET.values() for t in tables]:
         assert (run.results / f"{name}.csv").stat().st_size > 0, name
@@ -40,7 +35,7 @@ def test_every_table_and_figure_is_written(run):
 
 @pytest.mark.parametrize("table", ["e1_mnist_table1", "e3_mnist_table8", "e2_cifar10_table7", "e5_table13", "e6_table14"])
 def test_tables_keep_the_papers_rows_beside_reproduced_values_and_intervals(run, table):
-    frame = read(run, table)
+    frame = run.table(table)
     assert set(frame.case) == {"best", "avg", "worst"} and {"asr (paper)", "asr (here)", "l1 Δ%"} <= set(frame.columns)
     reproduced = frame[frame.note.isna()]
     assert len(reproduced) and frame["asr (paper)"].notna().sum() >= len(frame) / 2
@@ -51,13 +46,13 @@ def test_tables_keep_the_papers_rows_beside_reproduced_values_and_intervals(run,
 
 
 def test_attacks_with_successes_carry_finite_distortions(run):
-    e3 = read(run, "e3_mnist_table8").set_index(["attack", "case"])
+    e3 = run.table("e3_mnist_table8").set_index(["attack", "case"])
     for attack in ("I-FGM-L1", "I-FGM-L2", "I-FGM-L∞"):  # one ε search succeeds even at the smoke profile
         assert e3.loc[(attack, "best"), "asr (here)"] > 0 and np.isfinite(e3.loc[(attack, "best"), "l1 (here)"])
 
 
 def test_cov_without_beta_is_carlini_wagner_and_claims_are_judged(run):
-    claims = read(run, "claims").set_index("claim")
+    claims = run.table("claims").set_index("claim")
     assert list(claims.index) == CLAIMS and set(claims.verdict) <= set(VERDICTS)
     assert "max |COV(β=0) − C&W|" in claims.here["EAD-C1"] and "0.000000" in claims.here["EAD-C1"]
     assert claims.verdict["EAD-C14"] == NOT_TESTED
@@ -71,9 +66,9 @@ def test_cov_without_beta_is_carlini_wagner_and_claims_are_judged(run):
 
 
 def test_schedule_gap_and_foolbox_come_from_committed_measurements(run):
-    gpu = read(run, "schedule_gap_gpu")
+    gpu = run.table("schedule_gap_gpu")
     assert set(gpu.attack) == {"EAD (EN)", "EAD (L1)", "C&W"} and gpu.hardware.str.contains("H200").all()
-    foolbox = read(run, "foolbox_comparison")
+    foolbox = run.table("foolbox_comparison")
     assert set(foolbox.rule) == {"EN", "L1"} and (foolbox["max |ΔL1|"] == 0).all()
 
 
