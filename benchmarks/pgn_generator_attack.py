@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32, help="generator channels (Table 1: 128)")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--inputs", nargs="+", default=["gradient,image"],
-                        help="what the generator sees, one run per value: 'gradient,image' (Table 1), 'image', "
-                             "'gradient' or 'none' (E6's ablation, Fig. 8)")
+                        help="what the generator sees besides the label, one run per value: 'gradient,image' "
+                             "(Table 1), 'image', 'gradient' or 'none' (E6's ablation, Fig. 8)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results/pgn_generator_attack.json")
     args = parser.parse_args()
@@ -53,7 +53,7 @@ def main() -> None:
     images, labels = test.images[:args.images].to(args.device), test.labels[:args.images].to(args.device)
     checks = []
     for seen in args.inputs:
-        inputs = () if seen == "none" else tuple(seen.split(","))
+        inputs = ("label",) + (() if seen == "none" else tuple(seen.split(",")))  # the label always
         for c_l in args.c_l:
             run(classifier, train, images, labels, c_l, inputs, args, checks)
     record = {"classifier": f"{args.classifier} (quick)", "data": train.source, "steps": args.steps,
@@ -68,7 +68,7 @@ def run(classifier, train, images, labels, c_l: float, inputs: tuple[str, ...], 
 
     def check(step: int, generator) -> None:
         flags = equal_l2_flags(classifier, generator, images, labels)
-        row = {"c_l": c_l, "inputs": "+".join(inputs) or "none", "step": step,
+        row = {"c_l": c_l, "inputs": "+".join(inputs[1:]) or "none", "step": step,
                "seconds": round(time.perf_counter() - start, 1), "mean_l2": flags["l2"].double().mean().item(),
                "n": len(labels)}
         for name in ("generator", "noise", "fgm", "pgd"):
@@ -80,7 +80,7 @@ def run(classifier, train, images, labels, c_l: float, inputs: tuple[str, ...], 
         checks.append(row)
         print(json.dumps(row), flush=True)
 
-    train_generator(classifier, train, c_l=c_l, steps=args.steps, lr=args.lr, width=args.width, inputs=inputs,
+    train_generator(classifier, train.images, train.labels, c_l=c_l, steps=args.steps, lr=args.lr, width=args.width, inputs=inputs,
                     device=args.device, every=args.every, on_check=check)
 
 

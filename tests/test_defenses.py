@@ -8,7 +8,7 @@ import torch
 from advlab import data, zoo
 from advlab.defenses.distillation import distill, soft_labels
 from advlab.evaluate import accuracy, pgd_accuracy
-from advlab.training import Adversarial, Recipe, fit, training_state_path
+from advlab.training import Adversarial, Recipe, curve_metrics, fit, training_state_path
 
 build_fcnn = zoo.ENTRIES["mnist-fcnn"].build
 
@@ -45,7 +45,7 @@ def test_adversarial_training_raises_robust_accuracy(mnist, base_model, tmp_path
 
 
 def test_interrupted_training_resumes_to_the_same_weights(mnist, tmp_path):
-    recipe = Recipe(epochs=3, lr=0.01, train_subset=768, holdout=256, eval_eps=0.5, seed=3,
+    recipe = Recipe(epochs=3, lr=0.01, train_subset=768, holdout=256, eval_eps=0.5, seed=3, curve_images=16,
                     adversarial=Adversarial("pgd", 1.0, {"steps": 3, "step_size": 0.5, "random_init": True}))
 
     def train(path, on_epoch_end=None):
@@ -66,7 +66,15 @@ def test_interrupted_training_resumes_to_the_same_weights(mnist, tmp_path):
     without_time = lambda history: [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in history]
     assert without_time(resumed["history"]) == without_time(uninterrupted["history"])
     assert not training_state_path(tmp_path / "resumed.pt").exists()
-    assert {"holdout_accuracy", "holdout_robust_accuracy_eps0.5", "seconds"} <= set(resumed["history"][0])
+    assert {"holdout_accuracy", "holdout_robust_accuracy_eps0.5", "holdout_rho_ddn", "seconds"} <= set(resumed["history"][0])
+
+
+def test_the_learning_curves_rho_is_larger_for_an_adversarially_trained_model():
+    """curve_metrics' ρ (Eq. 6 by DDN-100, chapter pgn) ranks the zoo's PGD-AT SmallCNN above its clean base."""
+    test = data.first_test_images("mnist", 64)
+    rho = {name: curve_metrics(zoo.load(name), test.images, test.labels)["holdout_rho_ddn"]
+           for name in ("mnist-smallcnn", "mnist-smallcnn-pgd-at")}
+    assert rho["mnist-smallcnn-pgd-at"] > 1.2 * rho["mnist-smallcnn"] > 0.5, rho
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def test_committed_checkpoint_was_trained_with_its_current_recipe(name, recipe):
     recorded = zoo.manifest(name, recipe)["recipe_settings"]
     plan = zoo.ENTRIES[name].recipes[recipe]
     current = json.loads(json.dumps(asdict(plan)))
-    defaults = {f.name: f.default for f in fields(plan) if f.default is not MISSING}
+    defaults = json.loads(json.dumps({f.name: f.default for f in fields(plan) if f.default is not MISSING}))
     for key, value in current.items():
         if key != "note":
             assert recorded.get(key, defaults.get(key)) == value, key
@@ -177,3 +177,16 @@ def test_convex_cifar10_models_have_only_a_full_recipe():
     densenet = zoo.ENTRIES["cifar10-densenet40"].recipes["full"]  # tensorpack's cifar10-densenet.py
     assert (densenet.epochs, densenet.lr, densenet.batch_size, densenet.milestones, densenet.weight_decay,
             densenet.augment) == (300, 0.1, 64, (150, 225), 1e-4, True)
+
+
+def test_a_pgn_generator_loads_verified_and_a_corrupted_one_is_refused(home):
+    generator = zoo.load_generator("cifar10-convpool16-pgn-cl0.2")
+    assert not generator.training and generator.side == 8 and not any(p.requires_grad for p in generator.parameters())
+    with pytest.raises(zoo.ZooError, match="not trained with a perturbation generator"):
+        zoo.load_generator("mnist-fcnn")
+    path = zoo.checkpoint_path("cifar10-convpool16-pgn-cl0.2").with_suffix(".generator.pt")
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(zoo.ZooError, match="corrupted.*advlab zoo train cifar10-convpool16-pgn-cl0.2"):
+        zoo.load_generator("cifar10-convpool16-pgn-cl0.2")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 import advlab
 from advlab import attacks
 from advlab.attacks._common import project_lp_ball
-from advlab.evaluate import accuracy, pgd_accuracy
+from advlab.evaluate import accuracy, pgd_accuracy, rho_cw, run_attack
 from advlab.fileio import atomic_path, sha256sum
 
 
@@ -63,6 +63,7 @@ class Recipe:
     adversarial: Adversarial | None = None
     temperature: float = 1.0  # logits are divided by T in the training loss (distillation)
     eval_eps: float | None = None  # per-epoch robust accuracy at this L2 ε (PGD-20) on the held-out images
+    curve_images: int = 0  # per-epoch curve_metrics on the first n held-out images (0: none)
     init_from: str | None = None  # start from this zoo model's weights (same recipe name) instead of random
     seed: int = 0
     note: str = ""
@@ -195,6 +196,9 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
             if recipe.eval_eps is not None:
                 metrics[f"holdout_robust_accuracy_eps{recipe.eval_eps}"] = as_percent(
                     pgd_accuracy(model, held_images, held_labels, recipe.eval_eps))
+            if recipe.curve_images:
+                metrics.update(curve_metrics(model, held_images[:recipe.curve_images].to(device),
+                                             held_labels[:recipe.curve_images].to(device)))
         history.append(metrics)
         elapsed += metrics["seconds"]
         save_state(state_path, {"recipe": asdict(recipe), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -214,6 +218,15 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
         "test_samples": len(test_set), "training_seconds": round(elapsed, 1), "history": history, "device": str(device),
         "advlab_version": advlab.__version__, "torch_version": torch.__version__, "sha256": sha256sum(path),
     }
+
+
+def curve_metrics(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 100) -> dict:
+    """A learning curve's robustness point (chapter pgn): ``holdout_rho_ddn``, the PGN paper's ρ (Eq. 6,
+    misclassified images at distance 0) measured with DDN-``steps`` rather than C&W, cheap enough to
+    run after every epoch. ``model`` is left in eval mode."""
+    model.eval()
+    result = run_attack(model, images, labels, lambda m, x, y, targeted: attacks.ddn(m, x, y, steps=steps))
+    return {"holdout_rho_ddn": round(rho_cw(result), 4)}
 
 
 def recipe_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor, recipe: Recipe) -> torch.Tensor:

@@ -9,8 +9,9 @@ with the box constraint of Eq. 5 (tanh reparametrisation). ``train_pgn`` is the 
 the official code (the paper says only that the networks "are alternately trained") and a zoo
 trainer (fit's signature). The paper's evaluation, the robustness-curve of Section 4.2 (Eq. 6), is
 ``advlab.evaluate.robustness_curve``. ``train_generator`` trains the generator alone against a frozen
-classifier and ``equal_l2_flags`` compares it, image by image, with noise, FGM and PGD of the same L2
-norm: whether the generator is an attack at all (E1, Fig. 3).
+classifier (``train_attacker`` is its zoo trainer) and ``equal_l2_flags`` / ``generator_strength`` compare
+it, image by image, with noise, FGM and PGD of the same L2 norm: whether the generator is an attack at
+all (E1, Fig. 3). ``inner_maximum`` solves Eq. 4's inner problem image by image (Appendix A, claim C11).
 
 Where the paper is silent or its official code differs, each a default that can be changed:
 
@@ -25,8 +26,8 @@ Where the paper is silent or its official code differs, each a default that can 
   generator's gradient is the same either way.
 - The penalty is c_L times the squared L2 norm of the pixel-space δ = x_adv − x, summed over pixels
   and averaged over the batch, as in the official code, where Eq. 4 prints ‖G(·)‖₂ of the tanh-space
-  output (a departure; see the chapter's 'Departures from the paper'); the classifier is trained
-  on x_adv only (Table 1, "Adv Coefficient 1.0").
+  output (a departure; see the chapter's 'Departures from the paper'; ``penalty="tanh"`` is Eq. 4's);
+  the classifier is trained on x_adv only (Table 1, "Adv Coefficient 1.0").
 - One minimax step per minibatch: both gradients from the same forward pass, then one Adam step on
   θ and φ (the official code). The EMA (decay 0.998, Table 1) has no warm-up, as TensorFlow's
   without ``num_updates``.
@@ -35,6 +36,7 @@ Where the paper is silent or its official code differs, each a default that can 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,11 +51,14 @@ import advlab
 from advlab.attacks import fgm, pgd
 from advlab.evaluate import accuracy
 from advlab.fileio import sha256sum
-from advlab.training import as_percent, augment, save_state, split, training_state_path
+from advlab.training import as_percent, augment, curve_metrics, save_state, split, training_state_path
 
-__all__ = ["PGNRecipe", "PerturbationGenerator", "pgn_perturb", "pgn_step", "train_pgn", "generator_path",
-           "train_generator", "equal_l2_flags", "TANH_SHRINK"]
+__all__ = ["PGNRecipe", "AttackerRecipe", "PerturbationGenerator", "true_class_gradient", "tanh_compose", "pgn_perturb",
+           "pgn_step", "train_pgn", "generator_path", "train_generator", "train_attacker", "generator_strength",
+           "equal_l2_flags", "penalized_objective", "inner_maximum", "GENERATOR_INPUTS", "PENALTIES", "TANH_SHRINK"]
 
+GENERATOR_INPUTS = ("label", "gradient", "image")  # Table 1's three inputs (Fig. 1)
+PENALTIES = ("pixel", "tanh")
 # atanh(0.999999·(2x − 1)) stays finite at x ∈ {0, 1}, where Eq. 5's atanh(2x − 1) is not (the official code's factor)
 TANH_SHRINK = 0.999999
 
@@ -68,8 +73,11 @@ class PGNRecipe:
     the module's decisions (see the module docstring). ``generator_init_scale`` scales the generator's
     He-normal output layer: 1 is the official code, where ‖δ‖₂ starts near 2 on CIFAR-10 and, Adam's
     steps being blind to the gradient's scale, shrinks at the same pace whatever c_L; 0 starts from
-    δ ≈ 0, so that short runs reach each c_L's own equilibrium. ``augment``, ``train_subset`` and
-    ``holdout`` mean what they mean in ``Recipe``.
+    δ ≈ 0, so that short runs reach each c_L's own equilibrium. ``generator_hidden`` is the first dense
+    layer (1024 in Table 1), ``generator_inputs`` what the generator sees (E6's ablation, Fig. 8) and
+    ``penalty`` what c_L multiplies (``pgn_step``). ``augment``, ``train_subset``, ``holdout`` and
+    ``curve_images`` mean what they mean in ``Recipe``; with ``curve_images`` each epoch also records the
+    generator's strength (``generator_strength``).
     """
 
     epochs: int
@@ -84,6 +92,10 @@ class PGNRecipe:
     double_backprop: bool = False
     batch_mean_gradient: bool = False
     generator_init_scale: float = 1.0
+    generator_hidden: int = 1024
+    generator_inputs: tuple[str, ...] = GENERATOR_INPUTS
+    penalty: str = "pixel"
+    curve_images: int = 0
     init_from: str | None = None  # as Recipe.init_from: the zoo loads that model's weights before training
     seed: int = 0
     note: str = ""
@@ -98,18 +110,18 @@ class PerturbationGenerator(nn.Module):
     Table 1's two stride-1 "Upconv" layers are ordinary convolutions, leaky-ReLU 0.2 and He-normal
     initialisation, all as in the official code; ``init_scale`` multiplies the output
     layer's initial weights (0: the generator starts at x_adv ≈ x). ``image_size`` must be divisible
-    by 4 (32 for CIFAR, 28 for MNIST). ``inputs`` names what the last layers see, of "gradient" (∇ₓF) and
-    "image" (2x − 1): an omitted one is replaced by zeros, the architecture unchanged (the ablation of
-    Fig. 8, E6).
+    by 4 (32 for CIFAR, 28 for MNIST). ``inputs`` names what the generator sees, of "label" (the one-hot y
+    of the dense path and the tiled maps), "gradient" (∇ₓF) and "image" (2x − 1): an omitted one is replaced
+    by zeros, the architecture unchanged (the ablation of Fig. 8, E6).
     """
 
     def __init__(self, num_classes: int, channels: int = 3, image_size: int = 32, width: int = 128,
-                 hidden: int = 1024, init_scale: float = 1.0, inputs: tuple[str, ...] = ("gradient", "image")):
+                 hidden: int = 1024, init_scale: float = 1.0, inputs: tuple[str, ...] = GENERATOR_INPUTS):
         super().__init__()
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4, got {image_size}")
-        if not set(inputs) <= {"gradient", "image"}:
-            raise ValueError(f"inputs must be drawn from ('gradient', 'image'), got {inputs!r}")
+        if not set(inputs) <= set(GENERATOR_INPUTS):
+            raise ValueError(f"inputs must be drawn from {GENERATOR_INPUTS}, got {inputs!r}")
         self.num_classes, self.width, self.side, self.inputs = num_classes, width, image_size // 4, tuple(inputs)
         self.dense1 = nn.Linear(num_classes, hidden)
         self.dense2 = nn.Linear(hidden + num_classes, width * self.side ** 2)
@@ -126,7 +138,7 @@ class PerturbationGenerator(nn.Module):
 
     def forward(self, gradient: Tensor, x: Tensor, y: Tensor) -> Tensor:
         act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
-        onehot = F.one_hot(y, self.num_classes).to(x.dtype)
+        onehot = F.one_hot(y, self.num_classes).to(x.dtype) * ("label" in self.inputs)
         tiled = lambda t: torch.cat([t, onehot[:, :, None, None].expand(-1, -1, *t.shape[2:])], 1)  # noqa: E731
         h = act(self.dense1(onehot))
         h = act(self.dense2(torch.cat([h, onehot], 1))).view(-1, self.width, self.side, self.side)
@@ -138,45 +150,59 @@ class PerturbationGenerator(nn.Module):
         return self.out(h)
 
 
-def pgn_perturb(classifier: nn.Module, generator: PerturbationGenerator, x: Tensor, y: Tensor, *,
-                create_graph: bool = False, batch_mean_gradient: bool = False) -> Tensor:
-    """x_adv = ½(tanh(atanh(0.999999·(2x − 1)) + G(∇ₓF, x, y)) + 1) (Eq. 5), in [0, 1], shaped like x.
-
-    ∇ₓF is the gradient of the true-class softmax probability F(x)_y (Section 3.1), per sample, or
-    of the batch mean of those probabilities with ``batch_mean_gradient`` (the official code).
-    ``create_graph`` keeps ∇ₓF differentiable in θ (double backprop, as the official code). The
-    generator runs in the caller's grad mode; ∇ₓF is computed even under ``torch.no_grad()``.
-    """
+def true_class_gradient(classifier: nn.Module, x: Tensor, y: Tensor, *, create_graph: bool = False,
+                        batch_mean_gradient: bool = False) -> Tensor:
+    """∇ₓF: the gradient of the true-class softmax probability F(x)_y (Section 3.1), per sample, or of the
+    batch mean of those probabilities with ``batch_mean_gradient`` (the official code). ``create_graph``
+    keeps it differentiable in θ (double backprop); computed even under ``torch.no_grad()``."""
     with torch.enable_grad():
         x_in = x.detach().requires_grad_(True)
         probability = torch.softmax(classifier(x_in), 1).gather(1, y[:, None])
         objective = probability.mean() if batch_mean_gradient else probability.sum()
         gradient, = torch.autograd.grad(objective, x_in, create_graph=create_graph)
-    w = generator(gradient, x, y)
+    return gradient
+
+
+def tanh_compose(x: Tensor, w: Tensor) -> Tensor:
+    """x_adv = ½(tanh(atanh(0.999999·(2x − 1)) + w) + 1) (Eq. 5): the tanh-space output w added to x, in [0, 1]."""
     return (torch.tanh(torch.atanh(TANH_SHRINK * (2 * x - 1)) + w) + 1) / 2
+
+
+def pgn_perturb(classifier: nn.Module, generator: PerturbationGenerator, x: Tensor, y: Tensor, *,
+                create_graph: bool = False, batch_mean_gradient: bool = False) -> Tensor:
+    """x_adv = ``tanh_compose``(x, G(∇ₓF, x, y)) (Eq. 5), shaped like x; ∇ₓF by ``true_class_gradient``
+    (its arguments). The generator runs in the caller's grad mode."""
+    gradient = true_class_gradient(classifier, x, y, create_graph=create_graph, batch_mean_gradient=batch_mean_gradient)
+    return tanh_compose(x, generator(gradient, x, y))
 
 
 def pgn_step(classifier: nn.Module, generator: PerturbationGenerator, optimizer: torch.optim.Optimizer,
              x: Tensor, y: Tensor, *, c_l: float, double_backprop: bool = False, batch_mean_gradient: bool = False,
-             train_classifier: bool = True) -> dict[str, float]:
+             penalty: str = "pixel", train_classifier: bool = True) -> dict[str, float]:
     """One minimax step of Eq. 4 (the official code's loop): from one forward pass, ∇_θ CE(F(x_adv), y) and
-    ∇_φ [−CE(F(x_adv), y) + c_L·mean ‖δ‖₂²], then one ``optimizer`` step on both.
+    ∇_φ [−CE(F(x_adv), y) + c_L·mean ‖·‖₂²], then one ``optimizer`` step on both.
 
-    With ``train_classifier=False`` only φ moves (θ gets no gradient). Returns the batch's
-    classifier loss, generator loss and mean ‖δ‖₂.
+    ``penalty`` "pixel" squares the pixel-space δ = x_adv − x (the official code), "tanh" the generator's
+    tanh-space output G(·) (Eq. 4 as printed). With ``train_classifier=False`` only φ moves (θ gets no
+    gradient). Returns the batch's classifier loss, generator loss and mean ‖δ‖₂ (pixel space).
     """
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
     classifier_params = [p for p in classifier.parameters() if p.requires_grad] if train_classifier else []
     generator_params = list(generator.parameters())
     second_order = double_backprop and train_classifier
-    x_adv = pgn_perturb(classifier, generator, x, y, create_graph=second_order, batch_mean_gradient=batch_mean_gradient)
-    squared = (x_adv - x).flatten(1).square().sum(1)
+    gradient = true_class_gradient(classifier, x, y, create_graph=second_order, batch_mean_gradient=batch_mean_gradient)
+    w = generator(gradient, x, y)
+    x_adv = tanh_compose(x, w)
+    squared_l2 = (x_adv - x).flatten(1).square().sum(1)
+    penalised = squared_l2 if penalty == "pixel" else w.flatten(1).square().sum(1)
     adversarial_loss = F.cross_entropy(classifier(x_adv), y)
     # first order, ∇ₓF is a constant: the penalty does not depend on θ and one backward pass serves both
-    objective = adversarial_loss if second_order else adversarial_loss - c_l * squared.mean()
+    objective = adversarial_loss if second_order else adversarial_loss - c_l * penalised.mean()
     grads = torch.autograd.grad(objective, classifier_params + generator_params, retain_graph=second_order)
     classifier_grads, generator_grads = grads[:len(classifier_params)], grads[len(classifier_params):]
     if second_order:
-        penalty_grads = torch.autograd.grad(squared.mean(), generator_params)
+        penalty_grads = torch.autograd.grad(penalised.mean(), generator_params)
         generator_grads = [grad - c_l * penalty for grad, penalty in zip(generator_grads, penalty_grads)]
     optimizer.zero_grad(set_to_none=True)  # a parameter that gets no gradient here does not move
     for param, grad in zip(classifier_params, classifier_grads):
@@ -185,7 +211,7 @@ def pgn_step(classifier: nn.Module, generator: PerturbationGenerator, optimizer:
         param.grad = -grad
     optimizer.step()
     ce = adversarial_loss.item()
-    return {"loss": ce, "generator_loss": -ce + c_l * squared.mean().item(), "mean_l2": squared.sqrt().mean().item()}
+    return {"loss": ce, "generator_loss": -ce + c_l * penalised.mean().item(), "mean_l2": squared_l2.sqrt().mean().item()}
 
 
 def generator_path(path: str | Path) -> Path:
@@ -216,7 +242,8 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
     ``training_state_path(path)``, then ``on_epoch_end(epoch, metrics)`` is called; a call that finds
     a state for the same recipe resumes from it and ends with the same weights as an uninterrupted
     run (CPU). Returns fit's manifest fields plus ``generator_sha256``; ``history`` holds per epoch
-    the mean classifier loss, mean generator loss, mean ‖δ‖₂ and seconds.
+    the mean classifier loss, mean generator loss, mean ‖δ‖₂ and seconds, and with ``recipe.curve_images``
+    the EMA classifier's ``curve_metrics`` and the EMA generator's ``generator_strength``.
     """
     path = Path(path)
     (images, labels, _), (held_images, held_labels), batches = split(train_set, recipe)
@@ -227,7 +254,8 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
         num_classes = model.to(device).eval()(images[:1].to(device)).shape[1]
     model.train()
     generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], recipe.generator_width,
-                                      init_scale=recipe.generator_init_scale).to(device)
+                                      recipe.generator_hidden, recipe.generator_init_scale,
+                                      recipe.generator_inputs).to(device)
     ema_model, ema_generator = copy.deepcopy(model).eval(), copy.deepcopy(generator).eval()
     optimizer = torch.optim.Adam([*model.parameters(), *generator.parameters()], lr=recipe.lr)
     modules = {"model": model, "generator": generator, "ema_model": ema_model, "ema_generator": ema_generator,
@@ -253,7 +281,8 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
             index = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
             x = (augment(images[index], random) if recipe.augment else images[index]).to(device)
             step = pgn_step(model, generator, optimizer, x, labels[index].to(device), c_l=recipe.c_l,
-                            double_backprop=recipe.double_backprop, batch_mean_gradient=recipe.batch_mean_gradient)
+                            double_backprop=recipe.double_backprop, batch_mean_gradient=recipe.batch_mean_gradient,
+                            penalty=recipe.penalty)
             _ema_update(ema_model, model, recipe.ema_decay)
             _ema_update(ema_generator, generator, recipe.ema_decay)
             totals = {key: total + step[key] for key, total in totals.items()}
@@ -263,6 +292,9 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
                    "seconds": round(time.perf_counter() - start, 1)}
         if recipe.holdout:
             metrics["holdout_accuracy"] = as_percent(accuracy(ema_model, held_images, held_labels))
+        if recipe.curve_images:
+            curve = held_images[:recipe.curve_images].to(device), held_labels[:recipe.curve_images].to(device)
+            metrics.update(curve_metrics(ema_model, *curve), **generator_strength(ema_model, ema_generator, *curve))
         history.append(metrics)
         save_state(state_path, {"recipe": asdict(recipe), **{key: module.state_dict() for key, module in modules.items()},
                                 "random": random.get_state(), "torch_rng": torch.get_rng_state(), "history": history})
@@ -286,27 +318,29 @@ def train_pgn(model: nn.Module, train_set, test_set, recipe: PGNRecipe, path: st
 
 
 
-def train_generator(classifier: nn.Module, train_set, *, c_l: float, steps: int, lr: float = 5e-4, batch_size: int = 128,
-                    width: int = 128, init_scale: float = 0.0, inputs: tuple[str, ...] = ("gradient", "image"),
-                    seed: int = 0, device: str | torch.device = "cpu", every: int | None = None,
+def train_generator(classifier: nn.Module, images: Tensor, labels: Tensor, *, c_l: float, steps: int, lr: float = 5e-4,
+                    batch_size: int = 128, width: int = 128, hidden: int = 1024, init_scale: float = 0.0,
+                    inputs: tuple[str, ...] = GENERATOR_INPUTS, seed: int = 0, device: str | torch.device = "cpu",
+                    every: int | None = None,
                     on_check: Callable[[int, PerturbationGenerator], None] | None = None) -> PerturbationGenerator:
     """The generator alone against a frozen ``classifier`` (eval mode, θ fixed): ``steps`` minibatches of
     ``pgn_step(..., train_classifier=False)``, i.e. Adam ascent on CE(F(x_adv), y) − c_L·‖δ‖₂² (Eq. 4's inner
-    max; chapter pgn, E1: is the generator an attack at all?). Minibatches of the training set in a
-    seeded random order; ``on_check(step, generator)`` after every ``every`` steps; ``inputs`` as the
-    generator's (E6's ablation). Returns the generator.
+    max; chapter pgn, E1: is the generator an attack at all?). Minibatches of ``images`` in a seeded random
+    order; ``on_check(step, generator)`` after every ``every`` steps; ``inputs`` as the generator's (E6's
+    ablation). Returns the generator.
     """
     classifier = classifier.to(device).eval()
     torch.manual_seed(seed)
     random = torch.Generator().manual_seed(seed)
-    images, labels = train_set.images, train_set.labels
     with torch.no_grad():
         num_classes = classifier(images[:1].to(device)).shape[1]
-    generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], width, init_scale=init_scale,
-                                      inputs=inputs).to(device)
+    generator = PerturbationGenerator(num_classes, images.shape[1], images.shape[-1], width, hidden, init_scale,
+                                      inputs).to(device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
-    order = torch.randperm(len(images), generator=random)
     per_epoch = len(images) // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch size {batch_size} exceeds the {len(images)} training images")
+    order = torch.randperm(len(images), generator=random)
     for step in range(steps):
         if step and step % per_epoch == 0:
             order = torch.randperm(len(images), generator=random)
@@ -316,6 +350,73 @@ def train_generator(classifier: nn.Module, train_set, *, c_l: float, steps: int,
         if every and on_check is not None and (step + 1) % every == 0:
             on_check(step + 1, generator)
     return generator.eval()
+
+
+@dataclass(frozen=True)
+class AttackerRecipe:
+    """A generator trained alone against the frozen zoo classifier ``init_from`` (``train_attacker``; E1):
+    ``steps`` Adam steps at trade-off ``c_l``, checked every ``every`` steps on the ``curve_images`` first
+    held-out images (``train_subset`` and ``holdout`` as in ``Recipe``)."""
+
+    steps: int
+    c_l: float
+    init_from: str
+    lr: float = 5e-4
+    batch_size: int = 128
+    generator_width: int = 32
+    generator_hidden: int = 1024
+    train_subset: int | None = None
+    holdout: int = 0
+    every: int = 100
+    curve_images: int = 0
+    seed: int = 0
+    note: str = ""
+
+
+def train_attacker(model: nn.Module, train_set, test_set, recipe: AttackerRecipe, path: str | Path, *,
+                   progress: bool = True, device: str | torch.device = "cpu", description: str = "",
+                   on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """A zoo trainer (fit's signature) for an ``AttackerRecipe``: ``model`` holds the frozen classifier, which is
+    saved unchanged at ``path``; the generator (``train_generator``) at ``generator_path(path)``, both atomically.
+    ``history`` holds per check the step, seconds and ``generator_strength`` on the held-out images."""
+    (images, labels, _), (held_images, held_labels), _ = split(train_set, recipe)
+    model = model.to(device).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    curve = held_images[:recipe.curve_images].to(device), held_labels[:recipe.curve_images].to(device)
+    history: list[dict] = []
+    start = time.perf_counter()
+
+    def check(step: int, generator: PerturbationGenerator) -> None:
+        seconds = round(time.perf_counter() - start, 1)
+        history.append({"step": step, "seconds": seconds, **(generator_strength(model, generator, *curve)
+                                                              if recipe.curve_images else {})})
+        if progress:
+            print(f"{description} " + ", ".join(f"{k} {v}" for k, v in history[-1].items()), flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(step, history[-1])
+
+    generator = train_generator(model, images, labels, c_l=recipe.c_l, steps=recipe.steps, lr=recipe.lr,
+                                batch_size=recipe.batch_size, width=recipe.generator_width,
+                                hidden=recipe.generator_hidden, seed=recipe.seed, device=device, every=recipe.every,
+                                on_check=check)
+    save_state(generator_path(path), generator.state_dict())
+    save_state(Path(path), model.state_dict())
+    return {
+        "steps": recipe.steps, "seed": recipe.seed, "test_accuracy": as_percent(accuracy(model, test_set.images, test_set.labels)),
+        "test_samples": len(test_set), "training_seconds": round(time.perf_counter() - start, 1), "history": history,
+        "device": str(device), "advlab_version": advlab.__version__, "torch_version": torch.__version__,
+        "sha256": sha256sum(path), "generator_sha256": sha256sum(generator_path(path)),
+    }
+
+
+def generator_strength(classifier: nn.Module, generator: PerturbationGenerator, images: Tensor, labels: Tensor) -> dict:
+    """The generator as an attack on ``classifier``, in a learning curve's units (percent, rounded): accuracy under
+    its perturbation and under noise, FGM and PGD of the same L2 norm image by image (``equal_l2_flags``), and
+    the perturbation's mean L2 (chapter pgn: E1 and the PGN recipes' learning curves)."""
+    flags = equal_l2_flags(classifier, generator, images, labels)
+    return {**{f"{name}_accuracy": as_percent(flags[name].double().mean().item()) for name in ("generator", "noise", "fgm", "pgd")},
+            "generator_mean_l2": round(flags["l2"].double().mean().item(), 4)}
 
 
 @torch.no_grad()
@@ -338,3 +439,33 @@ def equal_l2_flags(classifier: nn.Module, generator: PerturbationGenerator, imag
     out = {name: (classifier(x).argmax(1) == labels).cpu() for name, x in perturbed.items()}
     out["l2"] = l2.cpu()
     return out
+
+
+def penalized_objective(classifier: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor, c_l: float) -> Tensor:
+    """Per image, the inner objective of Eq. 4 (Eq. 8 without its constant): CE(F(x_adv), y) − c_L·‖x_adv − x‖₂²."""
+    return F.cross_entropy(classifier(x_adv), y, reduction="none") - c_l * (x_adv - x).flatten(1).square().sum(1)
+
+
+def inner_maximum(classifier: nn.Module, x: Tensor, y: Tensor, c_l: float, *, start: Tensor | None = None,
+                  steps: int = 200, lr: float = 0.05) -> tuple[Tensor, Tensor]:
+    """Eq. 4's inner max image by image, max over δ of ``penalized_objective``, by ``steps`` Adam steps on each
+    image's tanh-space w (Eq. 5) from ``start`` (default w = 0, i.e. δ = 0), keeping each image's best iterate
+    (chapter pgn, C11: how close the generator comes to δ*, and whether a trained classifier meets
+    Loss ≤ c_L‖δ‖₂² + C). Returns (best objective per image, best x_adv); a local search, so a lower bound."""
+    classifier = classifier.eval()
+    base = torch.atanh(TANH_SHRINK * (2 * x - 1)).detach()
+    w = (torch.zeros_like(x) if start is None else start.detach().clone()).requires_grad_(True)
+    optimizer = torch.optim.Adam([w], lr=lr)
+    best = torch.full((len(x),), -math.inf, device=x.device)
+    best_adv = x.clone()
+    with torch.enable_grad():
+        for _ in range(steps + 1):
+            x_adv = (torch.tanh(base + w) + 1) / 2
+            objective = penalized_objective(classifier, x, x_adv, y, c_l)
+            improved = objective.detach() > best
+            best = torch.where(improved, objective.detach(), best)
+            best_adv = torch.where(improved.view(-1, *[1] * (x.ndim - 1)), x_adv.detach(), best_adv)
+            optimizer.zero_grad(set_to_none=True)
+            (-objective.sum()).backward()
+            optimizer.step()
+    return best, best_adv

@@ -1,6 +1,6 @@
 """The model zoo: every network the chapters use, with verified checkpoints in ``data/zoo/``.
 
-``load(name)`` returns an eval-mode model whose weights match the sha256 in their manifest
+``load(name)`` returns an eval-mode model (``load_generator`` a PGN model's generator) whose weights match the sha256 in their manifest
 (``data/zoo/<name>.<recipe>.json``, read by ``manifest``); ``train(name)`` trains one from its
 recipe and writes checkpoint and manifest atomically; ``evaluate`` adds its robust accuracy;
 ``table`` lists every model and its status. ``advlab zoo list|train|evaluate`` wrap them.
@@ -12,10 +12,11 @@ is ``advlab.training``.
 
 from advlab.training import Adversarial, Recipe
 from advlab.zoo.build import evaluate, train
-from advlab.zoo.catalog import (ANU_GAMMA, DISTILLATION_TEMPERATURES, ENTRIES, PGN_SWEEPS, RETRAINED_SEEDS, RETRAINED_VARIANTS,
+from advlab.zoo.catalog import (ANU_GAMMA, DISTILLATION_TEMPERATURES, ENTRIES, PGN_ABLATIONS, PGN_MNIST, PGN_SWEEPS,
+                                RETRAINED_SEEDS, RETRAINED_VARIANTS,
                                 ROBUST_EPS, ZooEntry)
-from advlab.zoo.store import ZooError, checkpoint_path, load, manifest, table, zoo_dir
+from advlab.zoo.store import ZooError, checkpoint_path, load, load_generator, manifest, table, zoo_dir
 
-__all__ = ["load", "train", "evaluate", "table", "manifest", "checkpoint_path", "zoo_dir", "ZooError", "ZooEntry",
+__all__ = ["load", "load_generator", "train", "evaluate", "table", "manifest", "checkpoint_path", "zoo_dir", "ZooError", "ZooEntry",
            "ENTRIES", "Recipe", "Adversarial", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS",
-           "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]
+           "PGN_MNIST", "PGN_ABLATIONS", "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]

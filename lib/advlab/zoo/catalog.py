@@ -14,12 +14,12 @@ from torch import nn
 
 from advlab.defenses.appended import AppendedExamples, AppendedRecipe, train_appended
 from advlab.defenses.distillation import distill
-from advlab.defenses.pgn import PGNRecipe, train_pgn
+from advlab.defenses.pgn import AttackerRecipe, PGNRecipe, train_attacker, train_pgn
 from advlab.training import Adversarial, Recipe, fit
 from advlab.zoo import architectures as arch
 
 __all__ = ["ZooEntry", "ENTRIES", "get_entry", "ANU_GAMMA", "ROBUST_EPS", "DISTILLATION_TEMPERATURES", "PGN_SWEEPS",
-           "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]
+           "PGN_MNIST", "PGN_ABLATIONS", "RETRAINED_VARIANTS", "RETRAINED_SEEDS"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,64 @@ def _convpool_entries(width: int, recipe: str) -> list[ZooEntry]:
     return entries
 
 
+# The MNIST version of the whole PGN experiment (the quick one; the CIFAR-10 sweep above does not fit a CPU):
+# the ConvPool-CNN at width 8 on 28×28×1 (E5: width 16), every method from scratch on the same 20k training
+# images (+ 1k held out) for the same 15 epochs, Adam 5e-4 and batch 128 (Table 1), each epoch's held-out
+# accuracy, ρ by DDN-100 and, for PGN, the generator's strength recorded as learning curves. PGN: generator
+# width 16 and first dense layer 256 (Table 1: 128 and 1024, for 32×32×3), EMA 0.99 (Table 1's 0.998 averages
+# over 500 steps, a sixth of these runs). The ablations (second-order step, Eq. 4's tanh-space penalty, each
+# generator input removed) are at the middle c_L. E1's attackers: a generator trained alone for 1200 steps
+# against the frozen FGM-AT and PGD-AT classifiers of ε 1.
+PGN_MNIST = {"fgm": (0.5, 1.0, 2.0), "pgd": (0.5, 1.0, 2.0), "pgn": (0.3, 0.1, 0.04), "wide_pgn": (0.3, 0.1),
+             "attacker": (0.3, 0.1, 0.05), "attacked_eps": 1.0, "ablated_c_l": 0.1}
+PGN_ABLATIONS = {"second-order": {"double_backprop": True}, "tanh-penalty": {"penalty": "tanh"},
+                 "no-gradient": {"generator_inputs": ("label", "image")},
+                 "no-image": {"generator_inputs": ("label", "gradient")},
+                 "no-label": {"generator_inputs": ("gradient", "image")}}
+
+
+def _mnist_pgn_entries() -> list[ZooEntry]:
+    """The MNIST ConvPool-CNNs of chapter pgn: clean, FGM-AT, PGD-AT, PGN (+ width 16, ablations, E1's attackers)."""
+    data = dict(train_subset=21_000, holdout=1_000, batch_size=128, epochs=15, curve_images=200)
+    label = "20k images, 15 epochs, Adam 5e-4"
+
+    def entries(width: int) -> list[ZooEntry]:
+        base = f"mnist-convpool{width}"
+        build = lambda: arch.normalized(arch.convpool_cnn(1, 10, width), "mnist")  # noqa: E731
+        architecture = f"PGN ConvPool-CNN, width {width}, 28×28×1 (leaky-ReLU, average pooling)"
+        pgn = lambda c_l, **changes: PGNRecipe(c_l=c_l, ema_decay=0.99, generator_width=16, generator_hidden=256,  # noqa: E731
+                                               generator_init_scale=0.0, **data, **changes)
+        out = [ZooEntry(base, "mnist", architecture, build, ("pgn",),
+                        {"quick": Recipe(lr=5e-4, optimizer="adam", **data, note=f"clean, {label}")})]
+        c_ls = PGN_MNIST["pgn"] if width == 8 else PGN_MNIST["wide_pgn"]
+        out += [ZooEntry(f"{base}-pgn-cl{c_l:g}", "mnist", architecture, build, ("pgn",),
+                         {"quick": replace(pgn(c_l), note=f"PGN c_L {c_l:g}, {label}")}, trainer=train_pgn) for c_l in c_ls]
+        if width > 8:
+            return out
+        for attack in ("fgm", "pgd"):
+            for eps in PGN_MNIST[attack]:
+                kwargs = {"steps": 10, "step_size": eps / 6, "random_init": True} if attack == "pgd" else {}
+                out.append(ZooEntry(f"{base}-{attack}-at-eps{eps:g}", "mnist", architecture, build, ("pgn",),
+                                    {"quick": Recipe(lr=5e-4, optimizer="adam", adversarial=Adversarial(attack, eps, kwargs),
+                                                     **data, note=f"{attack.upper()}-AT ε {eps:g}, {label}")}))
+        c_l = PGN_MNIST["ablated_c_l"]
+        out += [ZooEntry(f"{base}-pgn-cl{c_l:g}-{name}", "mnist", architecture, build, ("pgn",),
+                         {"quick": replace(pgn(c_l, **changes), note=f"PGN c_L {c_l:g}, {name}, {label}")}, trainer=train_pgn)
+                for name, changes in PGN_ABLATIONS.items()]
+        eps = PGN_MNIST["attacked_eps"]
+        for attack in ("fgm", "pgd"):
+            target = f"{base}-{attack}-at-eps{eps:g}"
+            out += [ZooEntry(f"{target}-attacker-cl{c_l:g}", "mnist", architecture, build, ("pgn",),
+                             {"quick": AttackerRecipe(steps=1200, c_l=c_l, init_from=target, generator_width=32,
+                                                      generator_hidden=256, train_subset=21_000, holdout=1_000, every=200,
+                                                      curve_images=500,
+                                                      note=f"a generator trained alone against frozen {target}, c_L {c_l:g}, 1200 steps")},
+                             trainer=train_attacker) for c_l in PGN_MNIST["attacker"]]
+        return out
+
+    return entries(8) + entries(16)
+
+
 # ANU's untargeted γ₀ / α_γ per dataset (ANU §5), also used inside ANU adversarial training (which the paper does
 # not state).
 ANU_GAMMA = {"mnist": {"gamma_init": 0.4, "alpha_gamma": 0.15}, "cifar10": {"gamma_init": 0.2, "alpha_gamma": 0.1}}
@@ -187,6 +245,7 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
     *(_retrained(variant, seed) for variant in RETRAINED_VARIANTS for seed in RETRAINED_SEEDS),
     *_convpool_entries(16, "quick"),
     *_convpool_entries(64, "full"),
+    *_mnist_pgn_entries(),
     ZooEntry("cifar10-wrn28-10", "cifar10", "Wide ResNet 28-10 (dropout 0.3)",
              lambda: arch.normalized(arch.wide_resnet(28, 10), "cifar10"), ("ddn",),
              {"full": Recipe(epochs=200, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=5e-4,

@@ -8,16 +8,18 @@ checkpoint's sha256). ``load`` refuses a checkpoint whose hash differs from its 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from advlab import project_root
+from advlab.defenses.pgn import GENERATOR_INPUTS, PerturbationGenerator, generator_path
 from advlab.fileio import atomic_write_text, sha256sum
 from advlab.zoo.catalog import ENTRIES, get_entry
 
-__all__ = ["ZooError", "zoo_dir", "checkpoint_path", "manifest", "write_manifest", "load", "table"]
+__all__ = ["ZooError", "zoo_dir", "checkpoint_path", "manifest", "write_manifest", "load", "load_generator", "table"]
 
 
 class ZooError(RuntimeError):
@@ -53,6 +55,15 @@ def _train_command(name: str, recipe: str) -> str:
     return f"advlab zoo train {name} --recipe {recipe}"
 
 
+def _verified(path: Path, digest: str, name: str, recipe: str) -> None:
+    """ZooError unless ``path`` hashes to ``digest`` (a corrupted or replaced file)."""
+    actual = sha256sum(path)
+    if actual != digest:
+        raise ZooError(f"checkpoint {path} is corrupted: sha256 {actual[:12]}… does not match its manifest "
+                       f"({digest[:12]}…); restore it (git checkout -- {path.name}) or retrain it with: "
+                       f"{_train_command(name, recipe)}")
+
+
 def load(name: str, recipe: str = "quick", *, device: str | torch.device = "cpu") -> nn.Module:
     """The eval-mode model ``name`` with weights verified against their manifest (parameters frozen).
 
@@ -64,17 +75,35 @@ def load(name: str, recipe: str = "quick", *, device: str | torch.device = "cpu"
     if not path.exists() or fields is None:
         raise ZooError(f"no checkpoint for {name!r} (recipe {recipe!r}) at {path}; train it with: "
                        f"{_train_command(name, recipe)}")
-    digest = sha256sum(path)
-    if digest != fields["sha256"]:
-        raise ZooError(f"checkpoint {path} is corrupted: sha256 {digest[:12]}… does not match its manifest "
-                       f"({fields['sha256'][:12]}…); restore it (git checkout -- {path.name}) or retrain it with: "
-                       f"{_train_command(name, recipe)}")
+    _verified(path, fields["sha256"], name, recipe)
     model = entry.build()
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as error:  # a file that hashes right but is not this architecture's state dict
         raise ZooError(f"checkpoint {path} does not hold {entry.architecture} weights: {error}") from error
     return model.eval().requires_grad_(False).to(device)
+
+
+def load_generator(name: str, recipe: str = "quick", *, device: str | torch.device = "cpu") -> PerturbationGenerator:
+    """The eval-mode perturbation generator saved beside PGN model or attacker ``name`` (``generator_path``),
+    built from its recipe and verified against the manifest's ``generator_sha256`` (chapter pgn).
+
+    ``ZooError`` as ``load``, or if ``name`` has no generator."""
+    entry = get_entry(name, recipe)
+    plan, fields = entry.recipes[recipe], manifest(name, recipe)
+    if not hasattr(plan, "generator_width"):
+        raise ZooError(f"{name!r} is not trained with a perturbation generator (no PGN or attacker recipe)")
+    path = generator_path(checkpoint_path(name, recipe))
+    if not path.exists() or fields is None:
+        raise ZooError(f"no generator for {name!r} (recipe {recipe!r}) at {path}; train it with: "
+                       f"{_train_command(name, recipe)}")
+    _verified(path, fields["generator_sha256"], name, recipe)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    side = math.isqrt(state["dense2.weight"].shape[0] // plan.generator_width)  # the image's side / 4
+    generator = PerturbationGenerator(state["dense1.weight"].shape[1], state["out.weight"].shape[0], 4 * side, plan.generator_width,
+                                      plan.generator_hidden, inputs=getattr(plan, "generator_inputs", GENERATOR_INPUTS))
+    generator.load_state_dict(state)
+    return generator.eval().requires_grad_(False).to(device)
 
 
 def table():
