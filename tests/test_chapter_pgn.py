@@ -67,7 +67,9 @@ def test_table3_stands_beside_the_paper(run):
     pgn_cw = table[(table.defense == "PGN") & (table.attack == "C&W")].iloc[0]
     assert pgn_cw["paper mean L2"] == pytest.approx(paper.loc[("Ours", "C&W"), "mean_l2_wbox"])
     assert table.loc[table.attack.isin(["FGM", "MIM"]), "acc_wbox_pct"].notna().all()
-    assert table.loc[table.attack.isin(["DeepFool", "C&W"]), "mean_l2"].notna().all()
+    # the minimal-norm attacks report mean and median L2 (a smoke budget may fail: mean NaN, median +∞)
+    assert table.loc[table.attack.isin(["DeepFool", "C&W"]), "median_l2"].notna().all()
+    assert table.loc[table.attack.isin(["FGM", "MIM"]), ["mean_l2", "median_l2"]].isna().all().all()
     assert (table["s/epoch (measured)"] > 0).all()
     assert len(run.table("table3_matching")) == 3
 
