@@ -459,12 +459,14 @@ def inner_maximum(classifier: nn.Module, x: Tensor, y: Tensor, c_l: float, *, st
     best = torch.full((len(x),), -math.inf, device=x.device)
     best_adv = x.clone()
     with torch.enable_grad():
-        for _ in range(steps + 1):
+        for step in range(steps + 1):
             x_adv = (torch.tanh(base + w) + 1) / 2
             objective = penalized_objective(classifier, x, x_adv, y, c_l)
             improved = objective.detach() > best
             best = torch.where(improved, objective.detach(), best)
             best_adv = torch.where(improved.view(-1, *[1] * (x.ndim - 1)), x_adv.detach(), best_adv)
+            if step == steps:  # the last iterate is evaluated, not stepped from
+                break
             optimizer.zero_grad(set_to_none=True)
             (-objective.sum()).backward()
             optimizer.step()
