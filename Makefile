@@ -12,7 +12,7 @@ export ADVLAB_DATA_MIRROR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA))
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env test book run clean
+.PHONY: env test book run coursework clean
 env: $(VENV)/.complete
 	@$(BIN)/python -c "import advlab, sys; sys.exit(advlab.__file__ != '$(CURDIR)/lib/advlab/__init__.py')" 2>/dev/null \
 		&& [ -x $(BIN)/advlab ] \
@@ -34,6 +34,10 @@ book: env
 # make run NB=ddn PROFILE=full; FORCE=1 reruns notebooks whose inputs are unchanged
 run: env
 	$(BIN)/advlab run $(NB) --profile $(PROFILE) $(FORCE_FLAG)
+
+# student notebooks and autograders of every assignment under _build/coursework/
+coursework: env
+	$(BIN)/advlab coursework build
 
 clean:
 	rm -rf _build book/chapters

@@ -659,3 +659,53 @@ ch.show(claims.table().drop(columns=["chapter", "profile"]))
 ctx.finish(claims)
 print(f"chapter computed in {ctx.seconds():.0f} s (profile {profile!r}, {ctx.hardware}); models missing: "
       f"{', '.join(models.missing) or 'none'}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Assignment `norm-update` (q2) grades the first one automatically ({doc}`../coursework`).
+#
+# :::{exercise}
+# :label: anu-ex-gamma-update
+#
+# Write ANU's γ update (Algorithm 2, lines 8-13) with the library's clamp at `gamma_max`, returning the new
+# γ and where the clamp was active. Replay a recorded `anu` run (its `callback`) through your function.
+# :::
+#
+# :::{solution} anu-ex-gamma-update
+# :class: dropdown
+#
+# `unbounded = torch.where(adversarial == previous_adversarial, gamma * (1 + alpha_gamma), gamma * (1 -
+# alpha_gamma))`, then `unbounded.clamp(max=gamma_max), unbounded > gamma_max`. To replay, start from
+# γ = `gamma_init` and all-False previous statuses, and use the cosine-annealed α_γ of each step.
+# :::
+#
+# :::{exercise}
+# :label: anu-ex-unbounded
+#
+# With the paper's MNIST setting γ₀ = 0.4 and α_γ = 0.15, after how many consecutive iterations with the
+# same status would γ exceed 1 without the clamp, and what would the next norm update do?
+# :::
+#
+# :::{solution} anu-ex-unbounded
+# :class: dropdown
+#
+# 0.4 · 1.15ⁿ > 1 needs n > ln 2.5 / ln 1.15 ≈ 6.56, so 7 iterations (0.4 · 1.15⁷ ≈ 1.064). If the iterate
+# is then adversarial, ε(1 − γ) ≤ 0 and the projection onto the ε-sphere flips or zeroes the
+# perturbation; this is why the library clamps γ at 0.9.
+# :::
+#
+# :::{exercise}
+# :label: anu-ex-ddn
+#
+# Show with the library that ANU with α_γ = 0 and γ₀ = γ is DDN.
+# :::
+#
+# :::{solution} anu-ex-ddn
+# :class: dropdown
+#
+# With α_γ = 0 the γ update multiplies by 1 in both branches, so γ stays γ₀ and the loop is DDN's:
+# `torch.equal(anu(model, x, y, steps=100, gamma_init=0.05, alpha_gamma=0.0), ddn(model, x, y, steps=100,
+# gamma=0.05))` holds bit for bit (`tests/test_attacks.py` checks it).
+# :::

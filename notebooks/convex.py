@@ -729,3 +729,38 @@ ch.show(claims.table().drop(columns=["chapter", "profile"]))
 ctx.finish(claims)
 print(f"chapter computed in {ctx.seconds():.0f} s (profile {profile!r}, {ctx.hardware}); models missing: "
       f"{', '.join(models.missing) or 'none'}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Assignment `convex-closed-form` grades these automatically against a solver ({doc}`../coursework`).
+#
+# :::{exercise}
+# :label: convex-ex-gnii
+#
+# For ∇L = (3, −4) and ε = 1, give the minimiser η of (GNII) and its value ηᵀ∇L for p = 1, 2 and ∞,
+# then check them with `advlab.convex_theory.gnii_by_solver`.
+# :::
+#
+# :::{solution} convex-ex-gnii
+# :class: dropdown
+#
+# The minimum is −ε‖∇L‖_q with q the dual exponent. p = 1 (q = ∞): η = (0, 1), value −4; p = 2: η = (−0.6,
+# 0.8), value −5; p = ∞ (q = 1): η = (−1, 1), value −7.
+# :::
+#
+# :::{exercise}
+# :label: convex-ex-runner-up
+#
+# Take the linear classifier with rows w₀ = (0, 0), w₁ = (1, 0), w₂ = (3, 3), biases (0, −0.5, −2) and the
+# point x = (0, 0). Which class is the runner-up, and which class boundary is closest in L∞?
+# :::
+#
+# :::{solution} convex-ex-runner-up
+# :class: dropdown
+#
+# The logits are (0, −0.5, −2): the prediction is class 0 and the runner-up class 1, at L∞ distance
+# 0.5 / ‖w₀ − w₁‖₁ = 0.5. Class 2 is closer: 2 / ‖w₀ − w₂‖₁ = 1/3. `linear_minimal_linf` gives 1/3 and
+# `runner_up_bound` 0.5: a bound from the runner-up alone can exceed the true distance.
+# :::

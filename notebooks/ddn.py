@@ -736,3 +736,58 @@ changed.append(f"Image-iterations run (forward passes × images): {runs.image_it
                f"runs; the chapter took {ctx.seconds() / 60:.1f} min on {ctx.hardware}")
 display(Markdown("\n".join(f"- {line}" for line in changed)))
 ctx.finish(claims);
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Assignments `norm-update` (q1) and `minimal-norm-attack` ({doc}`../coursework`) grade the first two
+# automatically.
+#
+# :::{exercise}
+# :label: ddn-ex-norm-update
+#
+# Write DDN's norm update (Algorithm 1, lines 7-10) as a batched function `norm_update(eps, adversarial,
+# gamma, worst_norm)`, with the official code's cap. Check it against `advlab.attacks.ddn.norm_update`
+# on a batch where the cap binds for some images and in both branches.
+# :::
+#
+# :::{solution} ddn-ex-norm-update
+# :class: dropdown
+#
+# `torch.minimum(torch.where(adversarial, eps * (1 - gamma), eps * (1 + gamma)), worst_norm)`. The cap
+# only binds for an image that stays non-adversarial long enough for ε to outgrow ‖max(x, 1 − x)‖₂, so a
+# test on a random batch with a large `worst_norm` cannot tell a version without the cap from the right
+# one: give some images a `worst_norm` just above ε.
+# :::
+#
+# :::{exercise}
+# :label: ddn-ex-oscillation
+#
+# Near the end of an attack the iterate often alternates between adversarial and not adversarial. By
+# what factor does ε change over one such pair of steps with γ = 0.05, and over 50 pairs?
+# :::
+#
+# :::{solution} ddn-ex-oscillation
+# :class: dropdown
+#
+# (1 − γ)(1 + γ) = 1 − γ² = 0.9975 per pair, so 0.9975⁵⁰ ≈ 0.882 over 50 pairs: the alternation is a
+# search that refines ε by about 12 % over 100 steps, and the best adversarial iterate is kept throughout.
+# :::
+#
+# :::{exercise}
+# :label: ddn-ex-whole-attack
+#
+# Write a complete untargeted L2 minimal-norm attack (any method, at most two model evaluations per step)
+# and measure its mean norm ratio to the exact optimum on the linear models of `advlab.linear_models`
+# (`ratios`). DDN-100 reaches about 1.01 there; can you reach 1.05?
+# :::
+#
+# :::{solution} ddn-ex-whole-attack
+# :class: dropdown
+#
+# A DDN loop written with per-image tensors and `torch.where` (direction step, norm update, projection on
+# the ε-sphere, clipping, best adversarial kept per image) reaches it; `advlab.coursework.linear_model_ratios`
+# is the grader's measurement. A single large gradient step fools every image but at about 13 times the
+# optimal norm.
+# :::

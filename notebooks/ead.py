@@ -763,3 +763,38 @@ ch.show(claims.table().drop(columns=["chapter", "profile"]))
 ctx.finish(claims)
 print(f"chapter computed in {ctx.seconds():.0f} s (profile {profile!r}, {ctx.hardware}); models missing: "
       f"{', '.join(models.missing) or 'none'}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Assignment `norm-update` (q3) grades the first one automatically ({doc}`../coursework`).
+#
+# :::{exercise}
+# :label: ead-ex-shrink
+#
+# Write EAD's projected shrinkage-thresholding S_β (Eq. 9) as a batched `shrink(z, x0, beta)` and
+# compare it with `advlab.attacks.ead.shrink` where z − x₀ equals ±β exactly and where z − β leaves [0, 1].
+# :::
+#
+# :::{solution} ead-ex-shrink
+# :class: dropdown
+#
+# `torch.where(z - x0 > beta, (z - beta).clamp(max=1), torch.where(z - x0 < -beta, (z + beta).clamp(min=0),
+# x0))`: the dead zone keeps its boundary (abs(z − x₀) = β returns x₀), and only the two moving branches
+# need clipping, since x₀ is already in the box.
+# :::
+#
+# :::{exercise}
+# :label: ead-ex-numbers
+#
+# With β = 0.01 and x₀ = 0.5, what does S_β return for z = 0.8, 0.505 and 0.48?
+# :::
+#
+# :::{solution} ead-ex-numbers
+# :class: dropdown
+#
+# 0.79 (moved down by β), 0.5 (inside the dead zone: back to x₀), and 0.49 (moved up by β). Every pixel
+# whose gradient step stays within β of the clean image is reset exactly, which is where EAD's sparsity
+# comes from.
+# :::

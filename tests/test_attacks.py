@@ -12,7 +12,9 @@ from torch import nn
 
 from advlab.attacks import (AttackInputError, alg1, alg1_n, alg2, anu, carlini_wagner_l2, ddn, deepfool, ead,
                             ead_rules, fgm, ifgm, mim, min_eps_search, pgd, quantize)
-from linear_models import INF, make_inputs, make_model
+from advlab.linear_models import make_inputs, make_model
+
+INF = math.inf
 
 ATTACKS = {
     "ddn": partial(ddn, steps=20),

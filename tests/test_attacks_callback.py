@@ -10,7 +10,7 @@ import torch
 from advlab.attacks import anu, ddn, ead, ead_rules
 from advlab.attacks._common import cosine_schedule
 from advlab.attacks.ddn import NormUpdateStep
-from linear_models import make_inputs, make_model
+from advlab.linear_models import make_inputs, make_model
 
 
 def setup():

@@ -12,7 +12,9 @@ from torch.nn import functional as F
 
 from advlab.attacks import (alg1, alg1_n, alg2, deepfool, fgm, gnii_perturbation, linearized_boundary_step, pgd,
                             random_sign)
-from linear_models import INF, LinearModel, exact_distances, make_inputs, make_model
+from advlab.linear_models import LinearModel, exact_distances, make_inputs, make_model
+
+INF = math.inf
 
 DUAL = {1: INF, 2: 2, INF: 1}
 

@@ -10,7 +10,7 @@ import torch
 
 from advlab import data, zoo
 from advlab.attacks import carlini_wagner_l2, ead_rules, elastic_net_cov
-from linear_models import make_inputs, make_model
+from advlab.linear_models import make_inputs, make_model
 
 FOOLBOX_REFERENCE = Path(__file__).parent / "data" / "foolbox_ead_reference.json"
 

@@ -1,4 +1,4 @@
-"""Minimum-norm attacks against linear models whose minimal perturbations are known exactly (linear_models.py)."""
+"""Minimum-norm attacks against linear models whose minimal perturbations are known exactly (advlab.linear_models)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,36 @@ from functools import lru_cache, partial
 import pytest
 import torch
 
-from advlab.attacks import carlini_wagner_l2, ddn, deepfool, ead_rules
-from linear_models import (INF, SMALL_BUDGET, certified_targets, exact_distances, halfspace_distance, make_inputs,
-                           make_model, ratios)
+from advlab.attacks import (alg1, alg1_n, anu, carlini_wagner_l2, ddn, deepfool, ead, ead_rules, fgm, ifgm,
+                            min_eps_search, pgd)
+from advlab.linear_models import (certified_targets, exact_distances, halfspace_distance, make_inputs, make_model,
+                                  ratios)
+
+INF = math.inf
+
+# The minimum-norm attacks of the tests at small budgets: name → (attack, the norm it minimises,
+# untargeted only). C&W and EAD get the learning rate and initial constant a restricted budget needs
+# (the DDN paper grid-searched them for its C&W 1×100 / 4×25 rows); ANU uses the paper's MNIST values.
+SMALL_BUDGET = {
+    "ddn-100": (partial(ddn, steps=100), 2, False),
+    "anu-100": (partial(anu, steps=100, gamma_init=0.4, alpha_gamma=0.15), 2, False),
+    "cw-5x100": (partial(carlini_wagner_l2, search_steps=5, steps=100, learning_rate=0.05,
+                         initial_const=0.1), 2, False),
+    "ead-5x100": (partial(ead, search_steps=5, steps=100, learning_rate=0.05, initial_const=0.1),
+                  2, False),
+    "deepfool-l2": (partial(deepfool, norm=2), 2, True),
+    "deepfool-linf": (partial(deepfool, norm=INF), INF, True),
+    "fgm-linf-grid": (partial(min_eps_search, attack=partial(fgm, norm=INF), eps_grid=torch.arange(1, 1000) / 1000),
+                      INF, False),
+    "ifgm-linf-bisection": (partial(min_eps_search, attack=partial(ifgm, norm=INF), eps_max=1.0), INF, False),
+    "ifgm-l2-bisection": (partial(min_eps_search, attack=partial(ifgm, norm=2), eps_max=2.0), 2, False),
+    "pgd-linf-bisection": (partial(min_eps_search, attack=partial(pgd, norm=INF, steps=10, random_init=False),
+                                   eps_max=1.0), INF, False),
+    "pgd-l2-bisection": (partial(min_eps_search, attack=partial(pgd, norm=2, steps=10, random_init=False),
+                                 eps_max=2.0), 2, False),
+    "alg1-bisection": (partial(min_eps_search, attack=alg1, eps_max=1.0), INF, True),
+    "alg1_5-bisection": (partial(min_eps_search, attack=partial(alg1_n, steps=5), eps_max=1.0), INF, True),
+}
 
 SHAPES = [(8,), (4, 6), (3, 7, 7)]
 

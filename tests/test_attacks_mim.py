@@ -11,7 +11,9 @@ import torch
 from torch.nn import functional as F
 
 from advlab.attacks import mim, pgd
-from linear_models import INF, certified_targets, exact_distances, make_inputs, make_model
+from advlab.linear_models import certified_targets, exact_distances, make_inputs, make_model
+
+INF = math.inf
 
 
 @lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ from advlab.attacks import ddn  # noqa: E402
 from advlab.chapter import experiments as ex, plots  # noqa: E402
 from advlab.chapter.samples import Targeted, other_classes  # noqa: E402
 from advlab.evaluate import AttackResult  # noqa: E402
-from linear_models import LinearModel, make_inputs, make_model  # noqa: E402
+from advlab.linear_models import LinearModel, make_inputs, make_model  # noqa: E402
 
 INF = math.inf
 # 3 images × 3 targets: image 0 succeeds on every target, image 1 fails on its second, image 2 on all.

@@ -19,7 +19,7 @@ from advlab.chapter import experiments as ex, tables
 from advlab.chapter.claims import Effect, Unmeasured
 from advlab.chapter.samples import AttackSet, Targeted
 from advlab.evaluate import AttackResult, run_attack
-from linear_models import make_inputs, make_model
+from advlab.linear_models import make_inputs, make_model
 
 SHAPE = (1, 4, 4)
 INF = math.inf

@@ -24,7 +24,7 @@ from advlab.chapter.samples import AttackSet, Targeted
 from advlab.data import Dataset
 from advlab.evaluate import run_attack
 from advlab.training import Adversarial, Recipe
-from linear_models import make_inputs, make_model
+from advlab.linear_models import make_inputs, make_model
 
 matplotlib.use("Agg")
 SHAPE = (3, 7, 7)

@@ -15,7 +15,9 @@ from advlab.convex_theory import (gnii_by_solver, layer_jacobian, linear_minimal
                                   regression_by_enumeration, regression_linf_bruteforce, regression_linf_sdp,
                                   regression_perturbation, runner_up_bound)
 from advlab.zoo.architectures import fcnn, lenet5, normalized
-from linear_models import INF, exact_distances, make_model
+from advlab.linear_models import exact_distances, make_model
+
+INF = math.inf
 
 NORMS = [1, 2, INF]
 

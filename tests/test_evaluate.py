@@ -13,7 +13,7 @@ from advlab.attacks import AttackInputError, carlini_wagner_l2, ddn, deepfool, e
 from advlab.evaluate import (AttackResult, accuracy, best_distances, fooling_threshold, linearized_bounds, optimality,
                              pgd_accuracy, relative_perturbations, rho_cw, robust_accuracy,
                              robustness_curve, run_attack, summarize)
-from linear_models import exact_distances, make_inputs, make_model
+from advlab.linear_models import exact_distances, make_inputs, make_model
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""The ``advlab`` command: run chapters, build the book, list and train zoo models."""
+"""The ``advlab`` command: run chapters, build the book, list and train zoo models, build and grade coursework."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from advlab import pipeline, zoo
+from advlab import coursework, pipeline, zoo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +34,46 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("name", choices=list(zoo.ENTRIES))
     train.add_argument("--recipe", default="quick")
     train.add_argument("--device", default="cpu")
+
+    course = commands.add_parser("coursework", help="autograded assignments (coursework/): build, grade, check")
+    course_sub = course.add_subparsers(dest="coursework_command", required=True)
+    build = course_sub.add_parser("build", help="student notebooks and autograders under _build/coursework/")
+    build.add_argument("names", nargs="*", metavar="NAME", help="assignments (default: all)")
+    grade = course_sub.add_parser("grade", help="grade submissions (each sandboxed) into a CSV")
+    grade.add_argument("name", metavar="NAME")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebooks, or folders of them")
+    grade.add_argument("-o", "--output", required=True, help="the grades file (CSV), written when all are graded")
+    grade.add_argument("--timeout", type=float, default=coursework.DEFAULT_TIMEOUT, help="seconds per submission")
+    grade.add_argument("--memory-gb", type=float, default=coursework.DEFAULT_MEMORY_GB,
+                       help="address-space limit per submission")
+    check = course_sub.add_parser("check", help="grade the reference, the untouched notebook and the wrong answers")
+    check.add_argument("names", nargs="*", metavar="NAME", help="assignments (default: all)")
     return parser
+
+
+def _coursework(args) -> int:
+    if args.coursework_command == "build":
+        for name in args.names or coursework.names():
+            target = coursework.build(name)
+            print(f"{name}: {target.student} (students), {target.autograder} (grader)")
+        return 0
+    if args.coursework_command == "grade":
+        def report(grade):
+            print(f"{grade.submission}: {grade.score:g}/{grade.possible:g} in {grade.seconds:.1f} s — {grade.message}")
+        coursework.grade(args.name, args.submissions, args.output, timeout=args.timeout, memory_gb=args.memory_gb,
+                         progress=report)
+        print(f"advlab: grades written to {args.output}")
+        return 0
+    failed = 0
+    for name in args.names or coursework.names():
+        for row in coursework.check(name):
+            expected = ("full marks" if row.submission == "reference" else "0" if row.loses_on is None
+                        else f"loses points on {row.loses_on}")
+            verdict = "ok" if row.as_expected else "UNEXPECTED"
+            failed += not row.as_expected
+            print(f"{name:22} {row.submission:32} {row.grade.score:g}/{row.grade.possible:g} "
+                  f"({row.grade.seconds:.1f} s) expected {expected}: {verdict}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             overrides = {key: pipeline.parse_value(value) for key, value in args.parameter}
             pipeline.run(args.notebook, args.profile, overrides, force=args.force)
+        elif args.command == "coursework":
+            return _coursework(args)
         elif args.command == "book":
             html = pipeline.book(args.profile, run_notebooks=not args.no_run, force=args.force)
             print(f"advlab: book built in {html}")
@@ -56,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             manifest = zoo.train(args.name, args.recipe, device=args.device)
             print(f"{args.name} ({args.recipe}): test accuracy {manifest['test_accuracy']} % "
                   f"in {manifest['training_seconds']} s → {zoo.checkpoint_path(args.name, args.recipe)}")
-    except (pipeline.NotebookFailed, zoo.ZooError, ValueError, RuntimeError) as error:
+    except (pipeline.NotebookFailed, zoo.ZooError, coursework.CourseworkError, ValueError, RuntimeError) as error:
         print(f"advlab: error: {error}", file=sys.stderr)
         return 1
     return 0

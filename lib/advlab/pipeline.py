@@ -29,7 +29,7 @@ from typing import Iterable
 import yaml
 
 from advlab import project_root
-from advlab.fileio import atomic_path, atomic_write_text
+from advlab.fileio import atomic_path, atomic_write_text, replace_dir
 from advlab.results import results_dir
 
 PROFILES = ("smoke", "quick", "full")
@@ -162,16 +162,6 @@ def _recorded(results: Path) -> dict | None:
         return None
 
 
-def _replace_dir(staging: Path, final: Path) -> None:
-    """Swap ``staging`` in for ``final``: the old folder is removed only once the new one is in place."""
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def run(name: str, profile: str = "quick", overrides: dict | None = None, *, root: Path | None = None,
         progress: bool = True, force: bool = False) -> Path:
     """Execute notebook ``name`` with ``profile`` (+ ``overrides``) unless its inputs are unchanged since its
@@ -238,7 +228,7 @@ def run(name: str, profile: str = "quick", overrides: dict | None = None, *, roo
                   "inputs": inputs}
         notebook.metadata["advlab"] = record
         atomic_write_text(staging / FINGERPRINT, json.dumps(record, indent=1) + "\n")
-        _replace_dir(staging, final_results)
+        replace_dir(staging, final_results)
         with atomic_path(target) as tmp_target:
             nbformat.write(notebook, tmp_target)
     print(f"advlab: {name} ({profile}) ran in {time.perf_counter() - start:.0f} s ({reason})", flush=True)

@@ -68,7 +68,7 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
                 check_label_range(logits, labels)
             loss_grad = torch.autograd.grad((const * margin_loss(logits, labels, targeted, kappa)).sum(), y)[0]
             grad = loss_grad + 2 * (y.detach() - inputs)             # + ∇‖y − x₀‖₂²
-            x_next = _shrink(y.detach() - learning_rate * (1 - k / steps) ** 0.5 * grad, inputs, beta)
+            x_next = shrink(y.detach() - learning_rate * (1 - k / steps) ** 0.5 * grad, inputs, beta)
             y = x_next + k / (k + 3) * (x_next - x)
             x = x_next
 
@@ -81,7 +81,10 @@ def ead_rules(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: boo
     return best.adv
 
 
-def _shrink(z: Tensor, x0: Tensor, beta: float) -> Tensor:
-    """Projected shrinkage-thresholding S_β (EAD Eq. 9): soft-threshold z − x₀ at β, then clip to [0, 1]."""
+def shrink(z: Tensor, x0: Tensor, beta: float) -> Tensor:
+    """Projected shrinkage-thresholding S_β (EAD Eq. 9): soft-threshold z − x₀ at β, then clip to [0, 1].
+
+    Coursework ``norm-update`` asks for this function.
+    """
     shift = z - x0
     return torch.where(shift > beta, (z - beta).clamp(max=1), torch.where(shift < -beta, (z + beta).clamp(min=0), x0))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from advlab.attacks.ead import _shrink
+from advlab.attacks.ead import shrink
 from advlab.chapter.tables import HIGH, LOW, accuracy_at
 
 
@@ -109,7 +109,7 @@ def shrinkage_operator(ax, beta: float, x0: float = 0.5):
     if not 0 <= x0 <= 1:
         raise ValueError(f"x0 must lie in [0, 1], got {x0}")
     z = torch.linspace(-0.3, 1.3, 1601, dtype=torch.float64)
-    shrunk = _shrink(z, torch.full_like(z, x0), beta)
+    shrunk = shrink(z, torch.full_like(z, x0), beta)
     ax.plot(z, z, color="0.6", ls="--", lw=1, label="identity z")
     ax.plot(z, shrunk, color="tab:blue", lw=2, label=f"S_β(z), β = {beta:g}")
     for bound in (0, 1):
