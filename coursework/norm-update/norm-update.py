@@ -97,8 +97,8 @@ hidden: true
 def test_q1_random_batch(norm_update):
     import torch
     from advlab.attacks.ddn import norm_update as reference
-    from advlab.coursework import own_function
-    student = own_function(norm_update, "norm_update", {"norm_update", "ddn", "anu", "_norm_update_attack"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(norm_update, "norm_update", STEP_REFERENCES)
     generator = torch.Generator().manual_seed(11)
     eps = torch.rand(64, generator=generator) * 3
     adversarial = torch.rand(64, generator=generator) < 0.5
@@ -115,8 +115,8 @@ hidden: true
 def test_q1_cap(norm_update):
     import torch
     from advlab.attacks.ddn import norm_update as reference
-    from advlab.coursework import own_function
-    student = own_function(norm_update, "norm_update", {"norm_update", "ddn", "anu", "_norm_update_attack"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(norm_update, "norm_update", STEP_REFERENCES)
     eps = torch.tensor([1.0, 1.0, 2.0, 2.0, 3.0])
     adversarial = torch.tensor([False, True, False, True, False])
     worst = torch.tensor([1.02, 1.02, 2.5, 1.5, 3.0])
@@ -131,9 +131,9 @@ hidden: true
 def test_q1_replay_ddn(norm_update):
     import torch
     from advlab.attacks import ddn
-    from advlab.coursework import own_function
+    from advlab.coursework import STEP_REFERENCES, own_function
     from advlab.linear_models import make_inputs, make_model
-    student = own_function(norm_update, "norm_update", {"norm_update", "ddn", "anu", "_norm_update_attack"})
+    student = own_function(norm_update, "norm_update", STEP_REFERENCES)
     model = make_model((4,), 3, scale=0.5, seed=2)
     inputs, labels = make_inputs(model, (4,), 16, seed=3, min_distance=0.0)
     steps = []
@@ -203,8 +203,8 @@ hidden: true
 def test_q2_random_batch(gamma_update):
     import torch
     from advlab.attacks.ddn import gamma_update as reference
-    from advlab.coursework import own_function
-    student = own_function(gamma_update, "gamma_update", {"gamma_update", "anu", "_norm_update_attack"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(gamma_update, "gamma_update", STEP_REFERENCES)
     generator = torch.Generator().manual_seed(12)
     gamma = torch.rand(64, generator=generator) * 0.6
     adversarial = torch.rand(64, generator=generator) < 0.5
@@ -220,8 +220,8 @@ hidden: true
 def test_q2_clamp(gamma_update):
     import torch
     from advlab.attacks.ddn import gamma_update as reference
-    from advlab.coursework import own_function
-    student = own_function(gamma_update, "gamma_update", {"gamma_update", "anu", "_norm_update_attack"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(gamma_update, "gamma_update", STEP_REFERENCES)
     gamma = torch.tensor([0.85, 0.85, 0.9, 0.5, 0.9])
     adversarial = torch.tensor([True, True, False, False, True])
     previous = torch.tensor([True, False, False, False, False])
@@ -238,9 +238,9 @@ def test_q2_replay_anu(gamma_update):
     import torch
     from advlab.attacks import anu
     from advlab.attacks._common import cosine_schedule
-    from advlab.coursework import own_function
+    from advlab.coursework import STEP_REFERENCES, own_function
     from advlab.linear_models import make_inputs, make_model
-    student = own_function(gamma_update, "gamma_update", {"gamma_update", "anu", "_norm_update_attack"})
+    student = own_function(gamma_update, "gamma_update", STEP_REFERENCES)
     model = make_model((4,), 3, scale=0.5, seed=2)
     inputs, labels = make_inputs(model, (4,), 16, seed=3, min_distance=0.0)
     steps = []
@@ -309,8 +309,8 @@ hidden: true
 def test_q3_random_batch(shrink):
     import torch
     from advlab.attacks.ead import shrink as reference
-    from advlab.coursework import own_function
-    student = own_function(shrink, "shrink", {"shrink", "ead", "ead_rules"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(shrink, "shrink", STEP_REFERENCES)
     generator = torch.Generator().manual_seed(13)
     x0 = 0.3 + 0.4 * torch.rand(8, 1, 6, 6, generator=generator)
     z = x0 + 0.5 * (torch.rand(8, 1, 6, 6, generator=generator) - 0.5)
@@ -325,8 +325,8 @@ hidden: true
 def test_q3_dead_zone_edges(shrink):
     import torch
     from advlab.attacks.ead import shrink as reference
-    from advlab.coursework import own_function
-    student = own_function(shrink, "shrink", {"shrink", "ead", "ead_rules"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(shrink, "shrink", STEP_REFERENCES)
     x0 = torch.full((1, 6), 0.5, dtype=torch.float64)
     z = torch.tensor([[0.75, 0.25, 0.7, 0.3, 0.5, 0.76]], dtype=torch.float64)
     torch.testing.assert_close(student(z, x0, 0.25), reference(z, x0, 0.25),
@@ -340,8 +340,8 @@ hidden: true
 def test_q3_box(shrink):
     import torch
     from advlab.attacks.ead import shrink as reference
-    from advlab.coursework import own_function
-    student = own_function(shrink, "shrink", {"shrink", "ead", "ead_rules"})
+    from advlab.coursework import STEP_REFERENCES, own_function
+    student = own_function(shrink, "shrink", STEP_REFERENCES)
     x0 = torch.tensor([[0.9, 0.1, 0.95, 0.05]])
     z = torch.tensor([[1.6, -0.6, 1.02, -0.01]])
     torch.testing.assert_close(student(z, x0, 0.05), reference(z, x0, 0.05),

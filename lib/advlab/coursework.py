@@ -38,6 +38,9 @@ from advlab.fileio import atomic_write_text, replace_dir
 
 DEFAULT_TIMEOUT = 600      # seconds per submission
 DEFAULT_MEMORY_GB = 6.0    # address-space limit per submission (torch alone reserves about 1.5 GB)
+# The library's DDN/ANU/EAD steps and the attacks that run them: coursework ``norm-update`` refuses them.
+STEP_REFERENCES = frozenset({"norm_update", "gamma_update", "shrink", "ddn", "anu", "_norm_update_attack", "ead",
+                             "ead_rules"})
 # The library's attacks: an assignment that asks for an attack (or its inner maximisation) refuses them.
 LIBRARY_ATTACKS = frozenset({"ddn", "anu", "_norm_update_attack", "carlini_wagner_l2", "elastic_net_cov", "ead",
                              "ead_rules", "fgm", "ifgm", "pgd", "mim", "min_eps_search", "deepfool", "alg1", "alg1_n",
@@ -190,7 +193,6 @@ def grade(name: str, submissions: Sequence[str | os.PathLike], output: str | os.
     disk (or the MNIST files) scores 0 and the files are restored; the grades file is written after the last one.
     """
     target = built(name, root)
-    autograder = target.autograder.read_bytes()
     possible = _possible_points(target.autograder)
     payloads = []
     for submission in submissions:
@@ -206,13 +208,12 @@ def grade(name: str, submissions: Sequence[str | os.PathLike], output: str | os.
 
     grades = []
     for path, payload in payloads:
-        result = _grade_one(name, path.name, payload, autograder, possible, timeout, memory_gb)
+        result = _grade_one(name, str(path), payload, protected[target.autograder], possible, timeout, memory_gb)
         tampered = _restore(protected, listed)
         if tampered:
             result = Grade(result.submission, 0.0, possible, {q: 0.0 for q in result.questions},
                            f"modified {', '.join(tampered)} during grading (restored): 0 points",
                            result.seconds, result.question_possible)
-        result.submission = str(path)
         grades.append(result)
         if progress is not None:
             progress(result)
@@ -306,7 +307,7 @@ def _grade_one(name: str, label: str, payload: bytes, autograder: bytes, possibl
     try:
         nbformat.validate(nbformat.reads(payload.decode("utf-8"), as_version=4))
     except Exception as error:  # noqa: BLE001 - any reason a file is not a notebook
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         return Grade(label, 0.0, possible, {}, f"not a Jupyter notebook ({reason[:120]}): 0 points")
     sandbox = Path(tempfile.mkdtemp(prefix="advlab-grade-"))
     try:
@@ -443,8 +444,7 @@ class Check:
             return g.score == g.possible > 0
         if self.loses_on is None:
             return g.score == 0
-        full = g.question_possible
-        return g.score < g.possible and g.questions.get(self.loses_on, 0.0) < full.get(self.loses_on, math.inf)
+        return g.questions.get(self.loses_on, 0.0) < g.question_possible.get(self.loses_on, math.inf)
 
 
 def check(name: str, root: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
@@ -513,19 +513,17 @@ def _names_used(function: types.FunctionType, forbidden: set[str], seen: set) ->
 
 
 class CountingModel(torch.nn.Module):
-    """Wraps a model and counts its forward calls (``calls``) and the images they saw (``images``):
-    the hidden tests hold an attack to its budget of model evaluations."""
+    """Wraps a model and counts its forward calls (``calls``): the hidden tests hold an attack to its budget
+    of model evaluations."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
         self.calls = 0
-        self.images = 0
         self.eval()
 
     def forward(self, x):
         self.calls += 1
-        self.images += x.shape[0]
         return self.model(x)
 
 
