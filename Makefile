@@ -22,7 +22,7 @@ env: $(VENV)/.complete
 $(VENV)/.complete:
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -r requirements.lock
 	touch $@
 
 test: env

@@ -24,9 +24,8 @@ Foolbox's ``run`` is timed (the attack itself, without ``__call__``'s extra succ
     python benchmarks/bench_ead_foolbox.py --images 10 --search-steps 2 --steps 50 --initial-const 0.3 \\
         --repeats 1 --store tests/data/foolbox_ead_reference.json
 
-Run (Foolbox is a benchmark-only dependency):
+Run (Foolbox is in the bench extra, installed by ``make env`` from requirements.lock):
 
-    pip install -e '.[bench]'
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_ead_foolbox.py --out benchmarks/results/ead_foolbox.json
     # 50 images, 5 × 200, β = 0.01
 """

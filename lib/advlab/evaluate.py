@@ -2,7 +2,7 @@
 
 ``run_attack`` calls an attack on the samples that still need attacking, counts the model's forward
 and backward passes, times it, recomputes success from the model and measures L0/L1/L2/L∞ distances.
-``summarize``, ``robust_accuracy``, ``best_distances`` and ``optimality`` turn results into the
+``summarize``, ``robust_accuracy``, ``best_distances``, ``optimality`` and ``optimality_of`` turn results into the
 papers' numbers. Failures never get a finite distance: their distance is +∞ (see each function).
 ``accuracy`` and ``pgd_accuracy`` measure a model directly (the zoo's manifests);
 ``rho_cw`` and ``robustness_curve`` are the PGN paper's evaluation.
@@ -201,27 +201,36 @@ def best_distances(results: Sequence[AttackResult], norm: str = "l2") -> Tensor:
 
 
 def optimality(result: AttackResult, best: Tensor, norm: str = "l2") -> float:
-    """AttackBench's optimality of an attack against the per-sample best distances ``best`` (explained in
-    the benchmark chapter "Which attack should I use?").
+    """AttackBench's optimality of an attack against the per-sample best distances ``best``
+    (``optimality_of`` on the attack's distances in ``norm``; chapter benchmark)."""
+    distance = result.adversarial_distance(norm).double()
+    if (distance < best.double()).any():
+        raise ValueError("best must be a per-sample lower bound of the attack's distances "
+                         "(include the attack in best_distances)")
+    value = float(optimality_of(distance.numpy(), best.double().numpy()))
+    if math.isnan(value):
+        raise ValueError("optimality is undefined: every best distance is 0 or d_max")
+    return value
+
+
+def optimality_of(distance, best):
+    """AttackBench's optimality of per-sample distances (+∞: failure) against the per-sample best of all
+    attacks, along the last axis (so a bootstrap can pass resamples) (chapter benchmark).
 
     With d_max the largest finite best distance, A(d) = mean(min(d, d_max)) is the area under the
     robust-accuracy curve on [0, d_max] and c the fraction of samples with a nonzero best distance:
     optimality = 1 − (A(attack) − A(best)) / (c·d_max − A(best)), i.e. 1 when the attack matches the
     best everywhere and 0 when it never succeeds. The areas are exact (AttackBench integrates the
-    plotted points with the trapezoidal rule); failures count as d_max.
+    plotted points with the trapezoidal rule); failures count as d_max. NaN where undefined (every
+    best distance 0 or d_max, or none finite).
     """
-    distance = result.adversarial_distance(norm).double()
-    best = best.double()
-    if (distance < best).any():
-        raise ValueError("best must be a per-sample lower bound of the attack's distances "
-                         "(include the attack in best_distances)")
-    d_max = best[torch.isfinite(best)].max()
-    area_best = best.clamp(max=d_max).mean()
-    area = distance.clamp(max=d_max).mean()
-    denominator = (best > 0).double().mean() * d_max - area_best
-    if denominator <= 0:
-        raise ValueError("optimality is undefined: every best distance is 0 or d_max")
-    return (1 - (area - area_best) / denominator).item()
+    distance, best = np.asarray(distance, dtype=np.float64), np.asarray(best, dtype=np.float64)
+    d_max = np.where(np.isfinite(best), best, -np.inf).max(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        area_best = np.minimum(best, d_max).mean(-1)
+        area = np.minimum(distance, d_max).mean(-1)
+        denominator = (best > 0).mean(-1) * d_max[..., 0] - area_best
+        return np.where(denominator > 0, 1 - (area - area_best) / np.where(denominator > 0, denominator, 1), np.nan)
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from advlab.attacks._common import (batch_view, check_label_range, check_norm, class_gradients, dual_norm,
+from advlab.attacks._common import (check_label_range, check_norm, class_gradients, dual_norm,
                                     linearized_boundary_step, lp_norms, validate)
 
 
@@ -21,7 +21,8 @@ def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool
     clip(x + (1 + overshoot)·r, 0, 1) (overshoot on the total, as in the original code; the convex
     paper's code adds (1 + overshoot)·step to r at each step, the same iterates; ``clip=False`` leaves
     them unclipped, as that code does). A sample stops, and keeps its iterate, as soon as it is
-    misclassified. Untargeted only; ``steps`` iterations cost one forward and ``candidates`` backward passes each.
+    misclassified: only the samples still classified as their label are forwarded. Untargeted only; ``steps``
+    iterations cost one forward and ``candidates`` backward passes each, per sample still attacked.
     """
     if targeted:
         raise ValueError("deepfool is an untargeted attack")
@@ -29,29 +30,28 @@ def deepfool(model: nn.Module, inputs: Tensor, labels: Tensor, *, targeted: bool
     inputs, labels = validate(model, inputs, labels)
     total = torch.zeros_like(inputs)
     x_adv = inputs.clone()
-    active = torch.ones(inputs.shape[0], dtype=torch.bool, device=inputs.device)
+    index = torch.arange(inputs.shape[0], device=inputs.device)  # the samples still classified as their label
     for k in range(steps):
-        x_adv.requires_grad_(True)
-        logits = model(x_adv)
+        x = x_adv[index].requires_grad_(True)  # only they are forwarded (adv_lib's ``df`` does the same)
+        logits = model(x)
         if k == 0:
             check_label_range(logits, labels)
             count = logits.shape[1] if candidates is None else min(candidates, logits.shape[1])
             # the label first (for a misclassified sample, already stopped, any order works), then the rest
             others = logits.detach().scatter(1, labels[:, None], -float("inf")).topk(count - 1, dim=1).indices
             classes = torch.cat([labels[:, None], others], 1)
-        active &= logits.detach().argmax(1) == labels
-        if not active.any():
+        still = logits.detach().argmax(1) == labels[index]
+        if not still.any():
             break
-        grads = class_gradients(logits, x_adv, classes)
-        x_adv = x_adv.detach()
-        chosen = logits.detach().gather(1, classes)
+        grads = class_gradients(logits, x, classes[index])[still]
+        chosen = logits.detach().gather(1, classes[index])[still]
+        index = index[still]
         margins = chosen[:, :1] - chosen[:, 1:]                       # f_k − f_l ≥ 0 while correct
         w = grads[:, :1] - grads[:, 1:]                               # ∇(f_k − f_l)
         ratios = margins / lp_norms(w.flatten(0, 1), dual_norm(p)).view_as(margins).clamp_min(1e-30)
         best = ratios.argmin(1)
-        rows = torch.arange(inputs.shape[0], device=inputs.device)
-        step = linearized_boundary_step(margins[rows, best] + 1e-4, w[rows, best], p)
-        total = torch.where(batch_view(active, total), total + step, total)
-        iterate = inputs + (1 + overshoot) * total
-        x_adv = torch.where(batch_view(active, x_adv), iterate.clamp(0, 1) if clip else iterate, x_adv)
+        rows = torch.arange(len(index), device=inputs.device)
+        total[index] += linearized_boundary_step(margins[rows, best] + 1e-4, w[rows, best], p)
+        iterate = inputs[index] + (1 + overshoot) * total[index]
+        x_adv[index] = iterate.clamp(0, 1) if clip else iterate
     return x_adv.detach()
