@@ -62,6 +62,13 @@ class SmokeBook:
         """Every notebook of ``notebooks/profiles.yml``, in book order."""
         return {name: self.chapter(name) for name in pipeline.notebook_names()}
 
+    def html(self) -> Path:
+        """The HTML book of every smoke run (``jupyter-book build -W``), built once per session."""
+        if not hasattr(self, "_html"):
+            self.run_all()
+            self._html = pipeline.book("smoke", root=self.root, run_notebooks=False)
+        return self._html
+
 
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory) -> SmokeBook:

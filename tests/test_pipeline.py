@@ -269,7 +269,7 @@ def test_the_fingerprint_covers_every_input(home, monkeypatch):
 def test_the_book_builds_with_warnings_as_errors(smoke_book):
     """Every notebook's smoke run (shared with the chapter tests), then `jupyter-book build -W` builds the site."""
     chapters = smoke_book.run_all()
-    html = pipeline.book("smoke", root=smoke_book.root, run_notebooks=False)
+    html = smoke_book.html()
     intro = (html / "book" / "chapters" / "intro.html").read_text()
     assert "mnist-smallcnn" in intro and "CIFAR-10" in intro
     assert intro.count('src="../../_images/') >= 2  # the two sample grids

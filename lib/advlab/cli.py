@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 
 from advlab import coursework, pipeline, zoo
@@ -34,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("name", choices=list(zoo.ENTRIES))
     train.add_argument("--recipe", default="quick")
     train.add_argument("--device", default="cpu")
+    train.add_argument("--nproc", type=int, default=1,
+                       help="data-parallel processes on this machine (torchrun; gloo on CPU, NCCL on GPUs)")
+    fetch = zoo_sub.add_parser("fetch", help="download (or copy from ADVLAB_DATA_MIRROR) a release checkpoint, verified")
+    fetch.add_argument("name", choices=list(zoo.ENTRIES))
+    fetch.add_argument("--recipe", default="quick")
+    publish = zoo_sub.add_parser("publish", help="name the URL of an uploaded checkpoint in its manifest")
+    publish.add_argument("name", choices=list(zoo.ENTRIES))
+    publish.add_argument("--recipe", default="quick")
+    publish.add_argument("--url", required=True, help="where the verified checkpoint file was uploaded")
 
     course = commands.add_parser("coursework", help="autograded assignments (coursework/): build, grade, check")
     course_sub = course.add_subparsers(dest="coursework_command", required=True)
@@ -89,12 +100,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"advlab: book built in {html}")
         elif args.zoo_command == "list":
             print(zoo.table().to_string(index=False))
+        elif args.zoo_command == "fetch":
+            print(f"{args.name} ({args.recipe}): {zoo.fetch(args.name, args.recipe)} (sha256 verified)")
+        elif args.zoo_command == "publish":
+            zoo.publish(args.name, args.recipe, args.url)
+            print(f"{args.name} ({args.recipe}): manifest names {args.url}; commit the manifest, not the checkpoint")
         elif args.zoo_command == "evaluate":
             manifest = zoo.evaluate(args.name, args.recipe)
             print(f"{args.name} ({args.recipe}): robust accuracy {manifest['robust_accuracy']} % at L2 ε "
                   f"{manifest['robust_eps']} ({manifest['robust_attack']}, {manifest['robust_images']} test images)")
+        elif args.nproc > 1:  # relaunch this command under torchrun, one process per shard
+            command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
+                       "-m", "advlab.cli", "zoo", "train", args.name, "--recipe", args.recipe, "--device", args.device]
+            return subprocess.run(command).returncode
         else:
             manifest = zoo.train(args.name, args.recipe, device=args.device)
+            if int(os.environ.get("RANK", "0")) != 0:  # a torchrun worker: process 0 reports
+                return 0
             print(f"{args.name} ({args.recipe}): test accuracy {manifest['test_accuracy']} % "
                   f"in {manifest['training_seconds']} s → {zoo.checkpoint_path(args.name, args.recipe)}")
     except (pipeline.NotebookFailed, zoo.ZooError, coursework.CourseworkError, ValueError, RuntimeError) as error:

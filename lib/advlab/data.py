@@ -221,7 +221,7 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
 
 def _load_cifar10(split: str, cache_dir, mirrors) -> tuple[np.ndarray, np.ndarray, str]:
     cache_dir = Path(cache_dir) if cache_dir is not None else project_root() / "data" / "cache"
-    folders = _mirror_folders(mirrors)
+    folders = mirror_folders(mirrors)
     for kind, sources in SOURCES.items():
         source = sources[split]
         cached = _read_cache(cache_dir, split, kind, source)
@@ -239,7 +239,7 @@ def _load_cifar10(split: str, cache_dir, mirrors) -> tuple[np.ndarray, np.ndarra
     return images, labels, CIFAR10_SOURCE
 
 
-def _mirror_folders(mirrors) -> list[Path]:
+def mirror_folders(mirrors=None) -> list[Path]:
     """``mirrors`` (a folder, or several) or else ``$ADVLAB_DATA_MIRROR`` split on ``os.pathsep``."""
     if mirrors is None:
         mirrors = [entry for entry in os.environ.get(MIRROR_ENV, "").split(os.pathsep) if entry]

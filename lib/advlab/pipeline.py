@@ -105,7 +105,7 @@ def _datasets_digest() -> str:
         "cache": _listing(folder / "cache"),
         "mirrors": [[str(mirror.resolve()), [_listing(mirror / entry) for entry in
                                              (data.CIFAR10_ARCHIVE, data.CIFAR10_FOLDER, data.SUBSTITUTE_FOLDER)]]
-                    for mirror in data._mirror_folders(None)],
+                    for mirror in data.mirror_folders(None)],
     }
     return _text_digest(sources)
 

@@ -1,5 +1,7 @@
 """The training loop of every zoo model and defense: clean, adversarial (DDN Eq. 6 / Eq. 9) or at a
-temperature (defensive distillation), seeded, checkpointed atomically every epoch and resumable.
+temperature (defensive distillation), seeded, checkpointed atomically every epoch and resumable, in one
+process or data-parallel over several (``DistributedDataParallel``: each process trains on, and attacks,
+its shard of every global batch; ``process_group`` joins a ``torchrun`` launch).
 
 ``advlab.zoo`` names the models and their ``Recipe``; ``advlab.defenses`` (distillation, PGN) build
 on ``fit`` and its helpers. This module imports neither, so either can be imported first.
@@ -11,13 +13,16 @@ rounded to 2 decimals, converted by ``as_percent`` where they are written.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
@@ -67,6 +72,37 @@ class Recipe:
     init_from: str | None = None  # start from this zoo model's weights (same recipe name) instead of random
     seed: int = 0
     note: str = ""
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, number of processes) of this training process: (0, 1) unless a process group is initialised."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@contextlib.contextmanager
+def process_group(device: str | torch.device = "cpu"):
+    """Join the process group of a ``torchrun`` launch (``WORLD_SIZE`` > 1 in the environment) for the block and
+    yield this process's device: NCCL and ``cuda:<LOCAL_RANK>`` on GPUs, gloo and the CPU otherwise. Outside
+    a launch (or already joined) it yields ``device`` and does nothing."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        yield device
+        return
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield device
+    finally:
+        dist.destroy_process_group()
+
+
+def _barrier() -> None:
+    if rank_and_world()[1] > 1:
+        dist.barrier()
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -149,7 +185,17 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
     is written atomically beside ``path``; a call that finds such a state for the same recipe
     resumes from it, so an interrupted run ends with the same weights as an uninterrupted one (CPU).
     The last incomplete batch of each epoch is dropped (as in DDN's training scripts).
+
+    In a process group of N processes (``process_group``) every process draws the same order and
+    augmentation, takes every N-th sample of each global batch of ``recipe.batch_size`` (which N must
+    divide), attacks and trains on it, and ``DistributedDataParallel`` averages the gradients: the
+    weights equal the single-process run's up to floating-point reduction order, except that dropout
+    masks are drawn per process and batch-norm statistics are computed per shard (no SyncBatchNorm).
+    Process 0 writes the states and the checkpoint.
     """
+    rank, world = rank_and_world()
+    if recipe.batch_size % world:
+        raise ValueError(f"batch size {recipe.batch_size} is not divisible by the {world} training processes")
     (images, labels, targets), (held_images, held_labels), batches = split(train_set, recipe, targets)
 
     torch.manual_seed(recipe.seed)
@@ -171,6 +217,8 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
             torch.set_rng_state(state["torch_rng"])
             history = state["history"]
     elapsed = sum(epoch["seconds"] for epoch in history)
+    trainee = model if world == 1 else nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.device(device)] if torch.device(device).type == "cuda" else None)
 
     for epoch in range(len(history), recipe.epochs):
         start = time.perf_counter()
@@ -180,16 +228,24 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
                    leave=False)
         for b in bar:
             index = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
-            x, y, t = images[index], labels[index].to(device), targets[index].to(device)
-            x = (augment(x, generator) if recipe.augment else x).to(device, memory_format=torch.channels_last)
-            loss = recipe_loss(model, x, y, t, recipe)
+            x, y, t = images[index], labels[index], targets[index]
+            x = augment(x, generator) if recipe.augment else x
+            if world > 1:  # this process's shard of the global batch
+                x, y, t = x[rank::world], y[rank::world], t[rank::world]
+            x, y, t = x.to(device, memory_format=torch.channels_last), y.to(device), t.to(device)
+            loss = recipe_loss(model, x, y, t, recipe, trainee)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         schedule.step()
-        metrics = {"epoch": epoch + 1, "loss": round(loss.item(), 4), "seconds": round(time.perf_counter() - start, 1)}
+        last_loss = loss.detach().clone()
+        if world > 1:  # the last global batch's loss, as one process would have computed it
+            dist.all_reduce(last_loss)
+            last_loss /= world
+        metrics = {"epoch": epoch + 1, "loss": round(last_loss.item(), 4),
+                   "seconds": round(time.perf_counter() - start, 1)}
         if recipe.holdout:
             model.eval()
             metrics["holdout_accuracy"] = as_percent(accuracy(model, held_images, held_labels))
@@ -201,21 +257,27 @@ def fit(model: nn.Module, train_set, test_set, recipe: Recipe, path: Path, *, ta
                                              held_labels[:recipe.curve_images].to(device)))
         history.append(metrics)
         elapsed += metrics["seconds"]
-        save_state(state_path, {"recipe": asdict(recipe), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                                "torch_rng": torch.get_rng_state(), "history": history})
-        if progress:
+        if rank == 0:
+            save_state(state_path, {"recipe": asdict(recipe), "model": model.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                                    "history": history})
+        _barrier()
+        if progress and rank == 0:
             print(f"{description} " + ", ".join(f"{k} {v}" for k, v in metrics.items()), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, metrics)
 
     model.eval()
     test_accuracy = accuracy(model, test_set.images, test_set.labels)
-    save_state(path, model.to(memory_format=torch.contiguous_format).state_dict())
-    state_path.unlink(missing_ok=True)
+    if rank == 0:
+        save_state(path, model.to(memory_format=torch.contiguous_format).state_dict())
+        state_path.unlink(missing_ok=True)
+    _barrier()
     return {
         "epochs": recipe.epochs, "seed": recipe.seed, "test_accuracy": as_percent(test_accuracy),
         "test_samples": len(test_set), "training_seconds": round(elapsed, 1), "history": history, "device": str(device),
+        "processes": world,
         "advlab_version": advlab.__version__, "torch_version": torch.__version__, "sha256": sha256sum(path),
     }
 
@@ -229,13 +291,23 @@ def curve_metrics(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     return {"holdout_rho_ddn": round(rho_cw(result), 4)}
 
 
-def recipe_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor, recipe: Recipe) -> torch.Tensor:
-    """The recipe's training loss: CE at temperature T on clean and/or adversarial inputs (DDN Eq. 6)."""
+def recipe_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor, recipe: Recipe,
+                trainee: nn.Module | None = None) -> torch.Tensor:
+    """The recipe's training loss: CE at temperature T on clean and/or adversarial inputs (DDN Eq. 6).
+
+    The attack runs on ``model``; the loss's forward passes go through ``trainee`` (default ``model``; the
+    ``DistributedDataParallel`` wrapper in a process group, whose backward averages the gradients).
+    """
+    trainee = model if trainee is None else trainee
     spec = recipe.adversarial
     if spec is None:
-        return nn.functional.cross_entropy(model(x) / recipe.temperature, targets)
+        return nn.functional.cross_entropy(trainee(x) / recipe.temperature, targets)
     x_adv = adversarial_examples(model, x, y, spec)
-    loss = (1 - spec.clean_weight) * nn.functional.cross_entropy(model(x_adv) / recipe.temperature, targets)
+    if spec.clean_weight and trainee is not model:  # DDP takes one forward per backward: both halves at once
+        logits = trainee(torch.cat([x_adv, x])) / recipe.temperature
+        return ((1 - spec.clean_weight) * nn.functional.cross_entropy(logits[:len(x)], targets)
+                + spec.clean_weight * nn.functional.cross_entropy(logits[len(x):], targets))
+    loss = (1 - spec.clean_weight) * nn.functional.cross_entropy(trainee(x_adv) / recipe.temperature, targets)
     if spec.clean_weight:
-        loss = loss + spec.clean_weight * nn.functional.cross_entropy(model(x) / recipe.temperature, targets)
+        loss = loss + spec.clean_weight * nn.functional.cross_entropy(trainee(x) / recipe.temperature, targets)
     return loss

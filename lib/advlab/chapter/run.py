@@ -89,7 +89,7 @@ class Chapter:
         for dataset, roles in names.items():
             for role, name in roles.items():
                 row = status.loc[name]
-                if row["status"] == "ok":
+                if row["status"] in ("ok", zoo.REMOTE):
                     model = zoo.load(name, recipe, device=self.device)
                     loaded[dataset, role] = model.to(memory_format=torch.channels_last)
                     manifest = zoo.manifest(name, recipe)
@@ -100,7 +100,7 @@ class Chapter:
                 rows.append({"dataset": PAPER_DATASET.get(dataset, dataset), "role": (labels or {}).get(role, role),
                              "zoo model": name, "training": row["training"], "trained on": row["dataset"],
                              "clean accuracy (%)": row["test accuracy (%)"],
-                             "status": "ok" if row["status"] == "ok" else
+                             "status": row["status"] if row["status"] in ("ok", zoo.REMOTE) else
                              f"{row['status']}: advlab zoo train {name} --recipe {recipe}"})
         return Models(loaded, names, recipe, pd.DataFrame(rows), missing)
 
