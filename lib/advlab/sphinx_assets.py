@@ -3,7 +3,7 @@ network access, and every script included once.
 
 The MathJax files come from the ``django-static-mathjax`` wheel (pinned in requirements.lock). Under Jupyter
 Book 1.0.4 the inline scripts of sphinx-thebe and sphinx-togglebutton reach every page twice, and the second
-``const THEBE_JS_URL`` is a SyntaxError in the browser (tests/test_book_browser.py): ``_unique_scripts`` drops
+``const THEBE_JS_URL`` is a SyntaxError in the browser (tests/test_publishing.py): ``_unique_scripts`` drops
 repeated scripts from each page's context.
 """
 
