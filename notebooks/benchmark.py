@@ -241,7 +241,8 @@ recommendations = [r for norm in bm.THREAT_MODELS for budget in budgets
 ctx.save("recommendations", pd.DataFrame([{key: value for key, value in r.items() if key != "per model"}
                                           for r in recommendations]))
 for r in recommendations:
-    lines = [f"- {label}: optimality {e['optimality']}, median {e['median / best − 1'].format(1, 100, ' %')} above "
+    lines = [f"- {label} (n = {e['optimality'].n} images): optimality {e['optimality']}, "
+             f"median {e['median / best − 1'].format(1, 100, ' %')} above "
              "the best known" + ("" if e["lead"] is None else f", lead over the runner-up {e['lead']}")
              for label, e in r["per model"].items()]
     display(Markdown(f"**{r['threat model']}, budget {r['budget']}: {r['attack']}** ({r['implementation']}, "
@@ -260,7 +261,7 @@ for r in recommendations:
 gaps = pd.concat([bm.implementation_gaps(measured[label], norm, model=label)
                   for label in MODEL_LABELS for norm in bm.THREAT_MODELS], ignore_index=True)
 gaps[["median Δ%", "median Δ% low", "median Δ% high"]] = gaps[["median Δ%", "median Δ% low", "median Δ% high"]].round(1)
-order = ["model", "threat model", "attack", "implementation", "budget", "verdict", "success_pct Δ", "success_pct Δ low",
+order = ["model", "threat model", "attack", "implementation", "budget", "images", "verdict", "success_pct Δ", "success_pct Δ low",
          "success_pct Δ high", "median Δ%", "median Δ% low", "median Δ% high", "time ratio"]
 ctx.save("implementation_gaps", gaps[[column for column in order if column in gaps]])
 
@@ -331,7 +332,8 @@ ctx.save("implementation_gaps", gaps[[column for column in order if column in ga
 # %%
 def gap_line(attack: str, implementation: str) -> str:
     rows = gaps[(gaps["attack"] == attack) & (gaps["implementation"] == implementation)]
-    return "; ".join(f"{r['model']} {r['threat model']} ({r['budget']}): {r['verdict']}" for _, r in rows.iterrows())
+    return "; ".join(f"{r['model']} {r['threat model']} ({r['budget']}, n = {r['images']}): {r['verdict']}"
+                     for _, r in rows.iterrows())
 
 
 for attack, implementation in gaps[["attack", "implementation"]].drop_duplicates().itertuples(index=False):

@@ -346,7 +346,8 @@ def measure(model: nn.Module, attacked: AttackSet, entries: list[Contender], *, 
     forward+backward before and after. A public implementation that raises is recorded in ``failed``
     with its error (the chapter shows it) instead of stopping the run."""
     results, by_key, failed = {}, {}, {}
-    inputs, labels = attacked.images.to(_device(model)), attacked.labels.to(_device(model))
+    device = next(model.parameters()).device
+    inputs, labels = attacked.images.to(device), attacked.labels.to(device)
     floors = [floor_seconds(model, inputs, labels)]
     for entry in entries:
         if progress is not None:
@@ -371,10 +372,6 @@ def measure(model: nn.Module, attacked: AttackSet, entries: list[Contender], *, 
     return Measured(results, by_key, statistics.mean(floors), failed)
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def best_known(measured: Measured, norm: str) -> Tensor:
     """Per sample, the smallest distance in ``norm`` over every contender scored in it (+∞ if all failed)."""
     distances = [result.adversarial_distance(norm) for result in measured.scored(norm).values()]
@@ -391,7 +388,7 @@ def optimality(distance, best) -> stats.Estimate:
 def scores(measured: Measured, norm: str, **keys) -> pd.DataFrame:
     """One row per contender scored in ``norm`` (``keys`` first, estimates as ``m``, ``m low``, ``m high``,
     the chapter kit's names): ``success_pct``, ``median_<norm>`` (failures as +∞), ``mean_<norm>`` (over
-    successes), ``optimality``; ``forwards`` and ``gradients`` (backward passes) per attacked image,
+    successes), ``optimality`` over ``images``; ``forwards`` and ``gradients`` (backward passes) per attacked image,
     ``seconds``, and ``time per gradient``: the seconds per counted backward pass in units of a bare
     forward+backward of the same batch (``Measured.floor``)."""
     best = best_known(measured, norm)
@@ -401,9 +398,9 @@ def scores(measured: Measured, norm: str, **keys) -> pd.DataFrame:
         metrics = distance_metrics(distance, norm)
         metrics["optimality"] = optimality(distance.numpy(), best.numpy())
         attacked = ~result.already_adversarial
-        backwards = result.backwards[attacked].mean().item() if attacked.any() else math.nan
+        backwards = gradients(result)
         rows.append(row(metrics, **keys, **{"threat model": THREAT_NAMES[norm]}, attack=attack,
-                        implementation=implementation, budget=budget_label(budget),
+                        implementation=implementation, budget=budget_label(budget), images=len(distance),
                         forwards=result.forwards[attacked].mean().item() if attacked.any() else math.nan,
                         gradients=backwards, seconds=result.seconds,
                         **{"time per gradient": result.seconds / measured.floor / backwards}))
@@ -430,10 +427,17 @@ def by_model(scores_frame: pd.DataFrame, norm: str, metric: str, models: list[st
                   if column + suffix in table]].reset_index()
 
 
-def fits(row, budget: int, slack: float = 1.05) -> bool:
-    """Whether a scored contender may compete at ``budget``: configured for it, or stopping by its own rule
-    with a measured mean of backward passes within ``slack`` × budget."""
-    return row["budget"] == budget or (row["budget"] == "own stop" and row["gradients"] <= slack * budget)
+def gradients(result: AttackResult) -> float:
+    """Mean backward passes per attacked image of a run (NaN if every image was already adversarial)."""
+    attacked = ~result.already_adversarial
+    return result.backwards[attacked].mean().item() if attacked.any() else math.nan
+
+
+def fits(configured: int | None, result: AttackResult, budget: int, slack: float = 1.05) -> bool:
+    """Whether a contender configured for ``configured`` (None: its own stopping rule) may compete at ``budget``:
+    configured for it, or stopping by its own rule with a measured mean of backward passes within
+    ``slack`` × budget."""
+    return configured == budget or (configured is None and gradients(result) <= slack * budget)
 
 
 def implementation_gaps(measured: Measured, norm: str, **keys) -> pd.DataFrame:
@@ -452,7 +456,7 @@ def implementation_gaps(measured: Measured, norm: str, **keys) -> pd.DataFrame:
         median = stats.relative_difference(theirs, mine, "median")
         out = row({"success_pct Δ": success.scaled(100), "median Δ%": median.scaled(100)}, **keys,
                   **{"threat model": THREAT_NAMES[norm]}, attack=attack, implementation=implementation,
-                  budget=budget_label(budget))
+                  budget=budget_label(budget), images=len(mine))
         rows.append({**out, "time ratio": result.seconds / reference.seconds, "verdict": gap_verdict(success, median)})
     return pd.DataFrame(rows)
 
@@ -472,12 +476,11 @@ def recommend(measured: dict[str, Measured], norm: str, budget: int) -> dict | N
     its ``lead`` in optimality over the runner-up (paired). None if nothing fits."""
     eligible = None
     for m in measured.values():
-        frame = scores(m, norm)
-        keys = {(r["attack"], r["implementation"], r["budget"]) for _, r in frame.iterrows() if fits(r, budget)}
+        keys = {key for key, result in m.scored(norm).items() if fits(key[2], result, budget)}
         eligible = keys if eligible is None else eligible & keys
     if not eligible:
         return None
-    distances = {label: {key: _result(m, norm, key).adversarial_distance(norm).numpy() for key in eligible}
+    distances = {label: {key: m.scored(norm)[key].adversarial_distance(norm).numpy() for key in eligible}
                  for label, m in measured.items()}
     bests = {label: best_known(m, norm).numpy() for label, m in measured.items()}
     mean_optimality = {key: float(np.mean([optimality_of(distances[label][key], bests[label]) for label in measured]))
@@ -485,8 +488,9 @@ def recommend(measured: dict[str, Measured], norm: str, budget: int) -> dict | N
     ranked = sorted(eligible, key=lambda key: (-mean_optimality[key], str(key)))
     first, second = ranked[0], (ranked[1] if len(ranked) > 1 else None)
     out = {"threat model": THREAT_NAMES[norm], "budget": budget, "attack": first[0], "implementation": first[1],
-           "configured for": first[2], "mean optimality": mean_optimality[first],
-           "runner-up": None if second is None else f"{second[0]} ({second[1]}, {second[2]})", "per model": {}}
+           "configured for": budget_label(first[2]), "mean optimality": mean_optimality[first],
+           "runner-up": None if second is None else f"{second[0]} ({second[1]}, {budget_label(second[2])})",
+           "per model": {}}
     for label in measured:
         mine, best = distances[label][first], bests[label]
         out["per model"][label] = {
@@ -494,11 +498,6 @@ def recommend(measured: dict[str, Measured], norm: str, budget: int) -> dict | N
             "median / best − 1": stats.relative_difference(mine, best, "median"),
             "lead": None if second is None else optimality_difference(mine, distances[label][second], best)}
     return out
-
-
-def _result(measured: Measured, norm: str, key: tuple) -> AttackResult:
-    attack, implementation, budget = key
-    return measured.results[(attack, implementation, None if budget == "own stop" else budget), norm]
 
 
 EQUIVALENCE = 0.05  # |relative difference| under which two implementations' median distances agree
