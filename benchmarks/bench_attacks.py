@@ -1,11 +1,12 @@
 """Cost of one attack iteration relative to one bare forward + backward pass of the model.
 
-On the MNIST SmallCNN of the zoo (batch 100, the first MNIST test images, this machine's CPU or the
-GPU with ``--device cuda``), each attack is timed at two budgets n₁ < n₂ and its per-iteration time
-is (T(n₂) − T(n₁)) / (n₂ − n₁), which cancels the fixed costs (validation, set-up). The reference
-is the same difference for a bare loop of forward + backward passes (the input gradient of the
-summed cross-entropy), measured right after each attack run so that load changes on a shared
-machine affect both; the ratio is the median over ``--repeats`` such pairs.
+On the MNIST SmallCNN of the zoo (or the CIFAR-10 CNN with ``--dataset cifar10``; batch 100, the
+first test images, this machine's CPU or the GPU with ``--device cuda``), each attack is timed at
+two budgets n₁ < n₂ and its per-iteration time is (T(n₂) − T(n₁)) / (n₂ − n₁), which cancels the
+fixed costs (validation, set-up). The reference is the same difference for a bare loop of forward +
+backward passes (the input gradient of the summed cross-entropy), measured right after each attack
+run so that load changes on a shared machine affect both; the ratio is the median over ``--repeats``
+such pairs.
 
 Run:  OMP_WAIT_POLICY=PASSIVE PYTHONPATH=lib python benchmarks/bench_attacks.py
 """
@@ -25,6 +26,7 @@ from torch.nn import functional as F
 from advlab import data, zoo
 from advlab.attacks import anu, carlini_wagner_l2, ddn, ead, ifgm, pgd
 
+MODELS = {"mnist": "mnist-smallcnn", "cifar10": "cifar10-cnn"}  # the chapters' C&W CNNs, channels-last as they load them
 # name → (attack, target ratio); every attack takes its iteration budget as ``steps``
 ATTACKS: dict[str, tuple[Callable, float]] = {
     "DDN": (ddn, 1.15),
@@ -62,6 +64,7 @@ def per_iteration(run: Callable[[int], object], low: int, high: int, device: tor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dataset", default="mnist", choices=list(MODELS))
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--low", type=int, default=2, help="n₁ (iterations)")
     parser.add_argument("--high", type=int, default=12, help="n₂ (iterations)")
@@ -69,14 +72,15 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    model = zoo.load("mnist-smallcnn", device=device)
-    dataset = data.first_test_images("mnist", args.batch)
+    model = zoo.load(MODELS[args.dataset], device=device).to(memory_format=torch.channels_last)
+    dataset = data.first_test_images(args.dataset, args.batch)
     inputs, labels = dataset.images.to(device), dataset.labels.to(device)
     bare_passes(model, inputs, labels, steps=3)  # warm-up
 
     bare = lambda n: bare_passes(model, inputs, labels, steps=n)  # noqa: E731
-    print(f"MNIST SmallCNN, batch {args.batch}, {device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; n = {args.low} → {args.high}, median of {args.repeats} "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"{MODELS[args.dataset]}, batch {args.batch}, {where}, torch {torch.__version__}, "
+          f"n = {args.low} → {args.high}, median of {args.repeats} "
           f"runs, each attack run next to a bare run")
     print("| attack | ms / iteration | bare fwd+bwd (ms) | × forward+backward | target | ok |")
     print("|---|---|---|---|---|---|")

@@ -9,7 +9,10 @@ interleaved and each is the median of ``--repeats`` rounds, so load changes on a
 all of them alike. Prints one row per configuration with its cost relative to batch 100,
 contiguous — the setting of the chapters before the chapter kit.
 
-Run:  OMP_WAIT_POLICY=PASSIVE PYTHONPATH=lib python benchmarks/bench_floor.py [--compile]
+On a GPU (``--device cuda``) this is the per-iteration cost from which the ``gpu`` profile's minutes are
+estimated (README, *Paper scale on a GPU*).
+
+Run:  OMP_WAIT_POLICY=PASSIVE PYTHONPATH=lib python benchmarks/bench_floor.py [--compile] [--device cuda]
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ MODELS = {"mnist": "mnist-smallcnn", "cifar10": "cifar10-cnn"}
 
 
 def per_image_seconds(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, passes: int) -> float:
+    synchronize = torch.cuda.synchronize if inputs.is_cuda else (lambda: None)
+    synchronize()
     start = time.perf_counter()
     for _ in range(passes):
         x = inputs.clone().requires_grad_(True)
         torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)
+    synchronize()
     return (time.perf_counter() - start) / (passes * len(inputs))
 
 
@@ -40,21 +46,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--passes", type=int, default=5, help="forward+backward passes per timing")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else \
+        f"{torch.get_num_threads()} CPU threads"
+    print(f"torch {torch.__version__}, {where}")
     for dataset, name in MODELS.items():
         test = data.first_test_images(dataset, max(args.batches))
+        images, labels = test.images.to(args.device), test.labels.to(args.device)
         formats = {"contiguous": torch.contiguous_format, "channels-last": torch.channels_last}
         configs = {}
         for label, memory_format in formats.items():
-            model = zoo.load(name).to(memory_format=memory_format)
+            model = zoo.load(name, device=args.device).to(memory_format=memory_format)
             configs[label] = model
             if args.compile:
                 configs[f"{label} + compile"] = torch.compile(model)
         times: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.repeats):
             for batch in args.batches:
-                x, y = test.images[:batch], test.labels[:batch]
+                x, y = images[:batch], labels[:batch]
                 for label, model in configs.items():
                     per_image_seconds(model, x, y, 1)  # warm-up (and compilation)
                     times.setdefault((label, batch), []).append(per_image_seconds(model, x, y, args.passes))

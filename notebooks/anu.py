@@ -662,6 +662,22 @@ print(f"chapter computed in {ctx.seconds():.0f} s (profile {profile!r}, {ctx.har
 
 
 # %% [markdown]
+# ## At the papers' scale
+#
+# Every table above ends its caption with the profile and the hardware of this build. Runs of this
+# chapter at the profiles kept in the repository (`gpu`: the papers' attack scale on the same zoo
+# models, made on a GPU) follow as they were saved: where they ran, the parameters in which they
+# differ from this build and their verdicts (the same rules, on more images), then every table and
+# figure (folded below the code: *Show output*).
+
+# %%
+ch.scale.show_committed(ctx)
+
+# %% tags=["hide-output"]
+ch.scale.show_committed_results(ctx)
+
+
+# %% [markdown]
 # ## Exercises
 #
 # Assignment `norm-update` (q2) grades the first one automatically ({doc}`../coursework`).

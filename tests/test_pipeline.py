@@ -118,7 +118,7 @@ def test_unchanged_inputs_are_skipped(home, capsys):
     assert re.fullmatch(r"advlab: tiny \(quick\) ran in \d+ s \(no recorded run\)\n", capsys.readouterr().out)
     recorded = json.loads((results_dir("tiny", "quick", home) / pipeline.FINGERPRINT).read_text())
     assert set(recorded["inputs"]) == {"notebook", "parameters", "library", "zoo manifests", "reference numbers",
-                                       "datasets", "requirements.lock"}
+                                       "datasets", "requirements.lock", "committed results"}
     assert json.loads(executed.read_text())["metadata"]["advlab"] == recorded
     before = stamps(home)
     assert pipeline.run("tiny", "quick", progress=False) == executed

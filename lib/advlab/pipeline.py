@@ -6,7 +6,8 @@
 run raises :class:`NotebookFailed` naming the notebook and the failing cell, and leaves the previous
 executed notebook and results untouched.
 
-A run is skipped when its inputs (:func:`fingerprint`) are unchanged since its last successful run.
+A run is skipped when its inputs (:func:`fingerprint`) are unchanged since its last successful run;
+they include the chapter's committed runs at the other profiles (``COMMITTED_PROFILES``), which it shows.
 That run's record (component → sha256, and the time) is kept in its results folder (``inputs.json``)
 and in the executed notebook's metadata (``advlab``): ``book/chapters/<name>.ipynb`` is shared by the
 profiles, so it must say whose run it holds. ``force=True`` reruns.
@@ -32,7 +33,8 @@ from advlab import project_root
 from advlab.fileio import atomic_path, atomic_write_text, replace_dir
 from advlab.results import results_dir
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "gpu", "full")
+COMMITTED_PROFILES = ("gpu", "full")  # their results are kept in git (.gitignore drops quick/ and smoke/)
 COLLECTORS = ("summary",)  # notebooks that read the other chapters' claims.csv and run.json
 FINGERPRINT = "inputs.json"  # in a chapter's results folder: the inputs its last successful run used
 
@@ -126,6 +128,10 @@ def fingerprint(name: str, profile: str, params: dict, root: Path | None = None)
         "datasets": _datasets_digest(),
         "requirements.lock": _files_digest([home / "requirements.lock"], home),
     }
+    # a chapter shows its committed runs at the other profiles (advlab.chapter.scale)
+    components["committed results"] = _files_digest(
+        (path for other in COMMITTED_PROFILES if other != profile
+         for path in results_dir(name, other, root).glob("*") if path.is_file()), root)
     if name in COLLECTORS:
         results = root / "book" / "results"
         components["chapter results"] = _files_digest(
@@ -196,7 +202,7 @@ def run(name: str, profile: str = "quick", overrides: dict | None = None, *, roo
         executed = Path(tmp) / f"{name}.ipynb"
         try:
             papermill.execute_notebook(jupytext.read(source), str(executed), parameters=injected,
-                                       kernel_name="python3", cwd=str(chapters),
+                                       kernel_name="python3", language="python", cwd=str(chapters),
                                        progress_bar=progress and {"desc": f"{name} ({profile})"})
         except papermill.PapermillExecutionError as error:
             shutil.rmtree(staging, ignore_errors=True)

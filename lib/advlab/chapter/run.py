@@ -21,6 +21,7 @@ from torch import nn
 
 import advlab
 from advlab import zoo
+from advlab.chapter import tables
 from advlab.fileio import atomic_write_text
 from advlab.results import Results, results_dir as default_results_dir
 
@@ -32,6 +33,11 @@ def hardware(device: str) -> str:
     if device == "cuda":
         return torch.cuda.get_device_name()
     return f"CPU ({platform.machine()}), {torch.get_num_threads()} threads"
+
+
+def made_by(profile: str, hardware: str) -> str:
+    """The end of a table's caption: ``profile quick · CPU (x86_64), 2 threads``."""
+    return f"profile {profile} · {hardware}"
 
 
 @dataclass
@@ -73,6 +79,11 @@ class Chapter:
     @property
     def hardware(self) -> str:
         return hardware(self.device)
+
+    @property
+    def made_by(self) -> str:
+        """Which profile and hardware made this run's tables (the end of every table's caption)."""
+        return made_by(self.profile, self.hardware)
 
     def source(self, dataset, label: str | None = None) -> str:
         """Record and return the source of an ``advlab.data.Dataset`` (printed beside every number),
@@ -156,5 +167,6 @@ def start(name: str, namespace: dict, *, seed: int = 0) -> Chapter:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results = Results(namespace.get("results_dir") or default_results_dir(name, profile))
     chapter = Chapter(name, profile, params, device, results)
+    tables.MADE_BY = chapter.made_by
     print(f"advlab {advlab.__version__}, torch {torch.__version__}, {chapter.hardware}, profile {profile!r}")
     return chapter

@@ -146,11 +146,16 @@ def display_frame(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out
 
 
-def show(frame: pd.DataFrame, digits: int = 3, caption: str | None = None):
-    """Display ``frame`` for a reader: no index, intervals beside their values, ``–`` for missing."""
+MADE_BY: str | None = None  # "profile quick · CPU (x86_64), 2 threads": set by chapter.start, ends every caption
+
+
+def show(frame: pd.DataFrame, digits: int = 3, caption: str | None = None, made_by: str | None = None):
+    """Display ``frame`` for a reader: no index, intervals beside their values, ``–`` for missing; the
+    caption ends with the profile and hardware that made the table (``made_by``, default the running chapter's)."""
     from IPython.display import display
 
     styled = display_frame(frame, digits).style.hide(axis="index")
+    caption = " — ".join(filter(None, [caption, made_by or MADE_BY]))
     if caption:
         styled = styled.set_caption(caption)
     display(styled)
