@@ -222,3 +222,12 @@ def test_relative_to_divides_by_the_reference_row_of_each_group():
                           "seconds": [2.0, 6.0, 9.0, 3.0]})
     out = ex.relative_to(frame, "seconds", {"attack": "DDN"}, by="dataset", name="vs DDN")
     assert out["vs DDN"].tolist() == [1.0, 3.0, 3.0, 1.0] and "vs DDN" not in frame
+
+
+def test_attack_calls_take_the_devices_batch_size_unless_one_is_given():
+    from advlab.chapter.experiments import BY_DEVICE, batch_size_for
+
+    assert batch_size_for(torch.device("cpu")) == 100  # fastest per image on the book's CPU
+    assert batch_size_for(torch.device("cuda", 0)) == 1000  # one launch-bound batch on a GPU
+    assert batch_size_for(torch.device("meta"), BY_DEVICE) == 100
+    assert batch_size_for(torch.device("cuda"), 250) == 250 and batch_size_for(torch.device("cpu"), None) is None

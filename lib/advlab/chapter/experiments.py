@@ -62,17 +62,26 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-# Batches of 100: on this book's 2-core CPU a forward+backward costs less per image at 100 than at 250
-# or 500 (benchmarks/bench_floor.py); DDN-50 on 300 MNIST images ran 3.8 s in one batch, 3.0 s in three.
-BATCH_SIZE = 100
+# Images per attack call, by device. On this book's 2-core CPU a forward+backward costs less per image at
+# 100 than at 250 or 500 (benchmarks/bench_floor.py; DDN-50 on 300 MNIST images ran 3.8 s in one batch,
+# 3.0 s in three). On a GPU an iteration costs about the same up to ~1000 images (kernel launches,
+# benchmarks/results/h200/), so 1000 images run one batch's iterations, not ten.
+BATCH_SIZES = {"cpu": 100, "cuda": 1000}
+BY_DEVICE = "by device"  # the default batch_size: BATCH_SIZES of the model's device
+
+
+def batch_size_for(device: torch.device, batch_size: int | None | str = BY_DEVICE) -> int | None:
+    """``batch_size``, or the device's (``BATCH_SIZES``; a CPU's for other devices) where it is ``BY_DEVICE``."""
+    return BATCH_SIZES.get(device.type, BATCH_SIZES["cpu"]) if batch_size == BY_DEVICE else batch_size
 
 
 def run_on(model: nn.Module, attacked: AttackSet | Targeted, attack: Attack, *,
-           batch_size: int | None = BATCH_SIZE, box: bool = True) -> AttackResult:
+           batch_size: int | None | str = BY_DEVICE, box: bool = True) -> AttackResult:
     """``run_attack`` on an attack set (untargeted, its labels) or a :class:`Targeted` view (towards its
-    targets), on the model's device, in batches of ``batch_size`` (None: all in one); ``box=False`` for
-    attacks whose output may leave [0, 1] (``clip=False``)."""
+    targets), on the model's device, in batches of ``batch_size`` (None: all in one; default: the
+    device's, ``BATCH_SIZES``); ``box=False`` for attacks whose output may leave [0, 1] (``clip=False``)."""
     device = _device(model)
+    batch_size = batch_size_for(device, batch_size)
     if isinstance(attacked, Targeted):
         return run_attack(model, attacked.inputs.to(device), attacked.targets.to(device), attack, targeted=True,
                           batch_size=batch_size, box=box)
@@ -88,7 +97,7 @@ class Runs:
     (a budget of K iterations on N images costs about K·N), the unit of a chapter's cost estimate.
     """
 
-    def __init__(self, batch_size: int | None = BATCH_SIZE):
+    def __init__(self, batch_size: int | None | str = BY_DEVICE):
         self.batch_size = batch_size
         self._stored: dict = {}
         self.image_iterations = 0.0
@@ -347,7 +356,7 @@ def target_distances(result: AttackResult, targeted: Targeted, norms: Sequence[s
 
 
 def run_rules(model: nn.Module, attacked: AttackSet | Targeted, attack: Callable[..., dict[str, Tensor]], *,
-              batch_size: int | None = BATCH_SIZE) -> dict[str, AttackResult]:
+              batch_size: int | None | str = BY_DEVICE) -> dict[str, AttackResult]:
     """An attack that returns one example per decision rule (``ead_rules``: "EN" and "L1" from one run),
     run once by :func:`run_on`, as one result per rule. Every rule's result carries the run's time and
     pass counts (the rules share the iterations)."""
@@ -367,7 +376,7 @@ def run_rules(model: nn.Module, attacked: AttackSet | Targeted, attack: Callable
 
 
 def transfer_distances(source: AttackResult, target_model: nn.Module, targeted: Targeted,
-                       norms: Sequence[str] = ("l1", "l2", "linf"), batch_size: int = BATCH_SIZE
+                       norms: Sequence[str] = ("l1", "l2", "linf"), batch_size: int | str = BY_DEVICE
                        ) -> dict[str, np.ndarray]:
     """Transfer (EAD Fig. 4, Table 13): the examples of a targeted run ``source`` judged by ``target_model``.
 
@@ -380,6 +389,7 @@ def transfer_distances(source: AttackResult, target_model: nn.Module, targeted: 
     """
     _check_view(source, targeted)
     _check_norms(norms)
-    transferred = _correct(target_model, source.adv_inputs, targeted.targets.cpu(), batch_size)
+    transferred = _correct(target_model, source.adv_inputs, targeted.targets.cpu(),
+                           batch_size_for(_device(target_model), batch_size))
     return {norm: targeted.per_image_view(torch.where(transferred, source.distances[norm].double(), math.inf)).numpy()
             for norm in norms}
