@@ -25,8 +25,9 @@ from torch.nn import functional as F
 
 from advlab import data, zoo
 from advlab.attacks import anu, carlini_wagner_l2, ddn, ead, ifgm, pgd
+from advlab.chapter.run import hardware
+from bench_floor import MODELS  # the chapters' C&W CNNs by dataset (this folder is on sys.path when run)
 
-MODELS = {"mnist": "mnist-smallcnn", "cifar10": "cifar10-cnn"}  # the chapters' C&W CNNs, channels-last as they load them
 # name → (attack, target ratio); every attack takes its iteration budget as ``steps``
 ATTACKS: dict[str, tuple[Callable, float]] = {
     "DDN": (ddn, 1.15),
@@ -78,10 +79,9 @@ def main() -> None:
     bare_passes(model, inputs, labels, steps=3)  # warm-up
 
     bare = lambda n: bare_passes(model, inputs, labels, steps=n)  # noqa: E731
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    print(f"{MODELS[args.dataset]}, batch {args.batch}, {where}, torch {torch.__version__}, "
-          f"n = {args.low} → {args.high}, median of {args.repeats} "
-          f"runs, each attack run next to a bare run")
+    print(f"{MODELS[args.dataset]} (channels-last), batch {args.batch}, {hardware(device.type)}, "
+          f"torch {torch.__version__}, n = {args.low} → {args.high}, median of {args.repeats} runs, "
+          "each attack run next to a bare run")
     print("| attack | ms / iteration | bare fwd+bwd (ms) | × forward+backward | target | ok |")
     print("|---|---|---|---|---|---|")
     for name, (attack, target) in ATTACKS.items():

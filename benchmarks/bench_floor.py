@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from advlab import data, zoo
+from advlab.chapter.run import hardware
 
 MODELS = {"mnist": "mnist-smallcnn", "cifar10": "cifar10-cnn"}
 
@@ -48,9 +49,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else \
-        f"{torch.get_num_threads()} CPU threads"
-    print(f"torch {torch.__version__}, {where}")
+    print(f"torch {torch.__version__}, {hardware(torch.device(args.device).type)}")
     for dataset, name in MODELS.items():
         test = data.first_test_images(dataset, max(args.batches))
         images, labels = test.images.to(args.device), test.labels.to(args.device)
