@@ -68,7 +68,8 @@ def show_committed(ctx) -> None:
             f"Verdicts: {verdicts or 'none recorded'}. Its tables end their captions with *{label}*."))
         differing = differing_parameters(ctx.parameters, record["parameters"], profile)
         if len(differing):
-            show(differing, caption=f"Parameters of profile {profile} that differ from this build's", made_by=ctx.made_by)
+            show(differing, caption=f"Parameters of profile {profile} that differ from this build's",
+                 made_by=ctx.made_by)
         if (folder / "claims.csv").is_file():
             claims = pd.read_csv(folder / "claims.csv")
             show(claims[[column for column in COLUMNS if column in claims]], caption="Headline claims", made_by=label)
