@@ -29,21 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     zoo_cmd = commands.add_parser("zoo", help="the model zoo")
     zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", required=True)
     zoo_sub.add_parser("list", help="print the zoo table")
-    evaluate = zoo_sub.add_parser("evaluate", help="measure a model's robust accuracy into its manifest")
-    evaluate.add_argument("name", choices=list(zoo.ENTRIES))
-    evaluate.add_argument("--recipe", default="quick")
-    train = zoo_sub.add_parser("train", help="train one model from its recipe")
-    train.add_argument("name", choices=list(zoo.ENTRIES))
-    train.add_argument("--recipe", default="quick")
+
+    def model_command(command: str, help: str) -> argparse.ArgumentParser:  # acts on one model and recipe
+        parser = zoo_sub.add_parser(command, help=help)
+        parser.add_argument("name", choices=list(zoo.ENTRIES))
+        parser.add_argument("--recipe", default="quick")
+        return parser
+
+    model_command("evaluate", "measure a model's robust accuracy into its manifest")
+    train = model_command("train", "train one model from its recipe")
     train.add_argument("--device", default="cpu")
     train.add_argument("--nproc", type=int, default=1,
                        help="data-parallel processes on this machine (torchrun; gloo on CPU, NCCL on GPUs)")
-    fetch = zoo_sub.add_parser("fetch", help="download (or copy from ADVLAB_DATA_MIRROR) a release checkpoint, verified")
-    fetch.add_argument("name", choices=list(zoo.ENTRIES))
-    fetch.add_argument("--recipe", default="quick")
-    publish = zoo_sub.add_parser("publish", help="name the URL of an uploaded checkpoint in its manifest")
-    publish.add_argument("name", choices=list(zoo.ENTRIES))
-    publish.add_argument("--recipe", default="quick")
+    model_command("fetch", "download (or copy from ADVLAB_DATA_MIRROR) a release checkpoint, verified")
+    publish = model_command("publish", "name the URL of an uploaded checkpoint in its manifest")
     publish.add_argument("--url", required=True, help="where the verified checkpoint file was uploaded")
 
     course = commands.add_parser("coursework", help="autograded assignments (coursework/): build, grade, check")
